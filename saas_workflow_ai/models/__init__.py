@@ -1,0 +1,11 @@
+from . import (
+    ai_anomaly,
+    ai_decision,
+    ai_profile,
+    ai_profile_output,
+    ai_provider,
+    res_company,
+    res_config_settings,
+    sla,
+    workflow_subscription,
+)

@@ -1,0 +1,1 @@
+from . import ai_review_wizard, ai_summary_wizard

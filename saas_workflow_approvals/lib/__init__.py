@@ -1,0 +1,2 @@
+"""Odoo-free approval logic: quorum, planning, segregation of duties,
+fingerprints, escalation and delegation resolution."""

@@ -1,0 +1,485 @@
+import json
+import logging
+
+from markupsafe import Markup
+
+from odoo import api, fields, models
+from odoo.exceptions import AccessError, UserError
+
+from ..lib import planning
+from .common import check_protected_write, hours_between, internal, is_internal
+
+_logger = logging.getLogger(__name__)
+
+STATES = [
+    ("draft", "Draft"),
+    ("pending", "Pending"),
+    ("approved", "Approved"),
+    ("rejected", "Rejected"),
+    ("cancelled", "Cancelled"),
+    ("exception", "Exception"),
+]
+OPEN_STATES = ("draft", "pending", "approved", "exception")
+
+PROTECTED_FIELDS = frozenset(
+    {
+        "state", "res_model", "res_id", "policy_id", "method_name", "requester_id",
+        "submitted_at", "decided_at", "policy_snapshot", "step_ids", "decision_ids",
+        "amount", "currency_id", "fingerprint_paths", "fingerprint_submitted",
+        "fingerprint_approved", "exception_reason", "reject_reason", "cancel_reason",
+        "turnaround_hours", "escalation_count", "company_id",
+    }
+)
+
+PLAN_ERRORS = {
+    planning.ERR_NO_APPROVER: "nobody can approve it (empty group, missing manager or user)",
+    planning.ERR_ONLY_REQUESTER: "its only approver is the requester",
+    planning.ERR_QUORUM_UNREACHABLE: "it needs more approvers than there are",
+    planning.ERR_SAME_APPROVER: "only people already needed by an earlier step could approve it",
+}
+
+
+class SaasApprovalRequest(models.Model):
+    _name = "saas.approval.request"
+    _description = "Approval request"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _order = "id desc"
+    _check_company_auto = True
+    _mail_post_access = "read"
+
+    name = fields.Char(required=True, readonly=True, default="/", copy=False)
+    res_model = fields.Char("Model", required=True, readonly=True, index=True)
+    res_id = fields.Many2oneReference("Record ID", model_field="res_model", required=True,
+                                      readonly=True, index=True)
+    res_name = fields.Char("Document", readonly=True)
+    policy_id = fields.Many2one("saas.approval.policy", required=True, readonly=True,
+                                ondelete="restrict", index=True)
+    method_name = fields.Char("Guarded action", required=True, readonly=True)
+    company_id = fields.Many2one("res.company", readonly=True, index=True)
+    state = fields.Selection(STATES, default="draft", required=True, readonly=True, index=True)
+    requester_id = fields.Many2one("res.users", required=True, readonly=True, index=True)
+    submitted_at = fields.Datetime(readonly=True)
+    decided_at = fields.Datetime(readonly=True)
+    policy_snapshot = fields.Json(readonly=True, help="Policy as it was at submission.")
+    step_ids = fields.One2many("saas.approval.request.step", "request_id", readonly=True)
+    decision_ids = fields.One2many("saas.approval.decision", "request_id", readonly=True)
+    amount = fields.Monetary(currency_field="currency_id", readonly=True,
+                             help="Amount in the policy currency at submission.")
+    currency_id = fields.Many2one("res.currency", readonly=True)
+    fingerprint_paths = fields.Json(readonly=True)
+    fingerprint_submitted = fields.Char(readonly=True)
+    fingerprint_approved = fields.Char(readonly=True)
+    exception_reason = fields.Text(readonly=True)
+    reject_reason = fields.Text(readonly=True)
+    cancel_reason = fields.Text(readonly=True)
+    turnaround_hours = fields.Float(readonly=True, aggregator="avg")
+    escalation_count = fields.Integer(readonly=True)
+    current_step_names = fields.Char(compute="_compute_current_step", string="Waiting for")
+    current_approver_ids = fields.Many2many("res.users", compute="_compute_current_step",
+                                            string="Current approvers")
+    can_decide = fields.Boolean(compute="_compute_can_decide", search="_search_can_decide")
+    snapshot_display = fields.Text(compute="_compute_snapshot_display", string="Frozen policy")
+
+    # ------------------------------------------------------------------ compute
+    @api.depends("step_ids.state")
+    def _compute_current_step(self):
+        for request in self:
+            steps = request.step_ids.filtered(lambda s: s.state == "pending")
+            request.current_step_names = ", ".join(steps.mapped("name"))
+            request.current_approver_ids = steps.approver_ids | steps.escalation_user_ids
+
+    @api.depends_context("uid")
+    def _compute_can_decide(self):
+        for request in self:
+            request.can_decide = bool(request.step_ids._decidable_by_me())
+
+    def _search_can_decide(self, operator, value):
+        if operator not in ("=", "!=") or not isinstance(value, bool):
+            raise UserError(self.env._("Unsupported search on can_decide."))
+        steps = self.env["saas.approval.request.step"].search([("can_decide", "=", True)])
+        positive = (operator == "=") == value
+        return [("id", "in" if positive else "not in", steps.request_id.ids)]
+
+    def _compute_snapshot_display(self):
+        for request in self:
+            request.snapshot_display = json.dumps(request.policy_snapshot or {}, indent=2,
+                                                  ensure_ascii=False)
+
+    # --------------------------------------------------------------- protection
+    @api.model_create_multi
+    def create(self, vals_list):
+        if not is_internal(self.env):
+            raise AccessError(
+                self.env._("Approval requests are created by running the guarded action.")
+            )
+        seq = self.env["ir.sequence"].sudo()
+        for vals in vals_list:
+            if vals.get("name", "/") == "/":
+                vals["name"] = seq.next_by_code("saas.approval.request") or "/"
+        return super().create(vals_list)
+
+    def write(self, vals):
+        check_protected_write(self, vals, PROTECTED_FIELDS)
+        return super().write(vals)
+
+    def unlink(self):
+        if not is_internal(self.env) and self.filtered(lambda r: r.state != "draft" or r.decision_ids):
+            raise AccessError(self.env._("Approval requests are kept for the audit trail."))
+        return super().unlink()
+
+    # ------------------------------------------------------------ record helpers
+    def _record(self):
+        self.ensure_one()
+        if self.res_model not in self.env:
+            return None
+        record = self.env[self.res_model].sudo().browse(self.res_id).exists()
+        return record or None
+
+    def _post(self, body, on_record=True, partner_ids=None):
+        """Chatter note on the request and on the guarded record."""
+        for request in self:
+            if partner_ids:
+                request.sudo().message_post(
+                    body=body, partner_ids=partner_ids, subtype_xmlid="mail.mt_note",
+                    message_type="comment",
+                )
+            else:
+                request.sudo()._message_log(body=body)
+            record = request._record() if on_record else None
+            if record is not None and hasattr(record, "_message_log"):
+                record._message_log(body=body)
+
+    def _emit(self, code, extra=None):
+        Event = self.env["saas.workflow.event"].sudo()
+        for request in self:
+            payload = {
+                "request_id": request.id,
+                "request": request.name,
+                "policy_id": request.policy_id.id,
+                "policy": request.policy_id.name,
+                "res_model": request.res_model,
+                "res_id": request.res_id,
+                "method": request.method_name,
+                "state": request.state,
+                "requester_id": request.requester_id.id,
+                "amount": request.amount,
+                "currency": request.currency_id.name or None,
+            }
+            payload.update(extra or {})
+            record = request._record()
+            Event.emit(
+                code,
+                record=record if record is not None else request,
+                payload=payload,
+                correlation_id=f"approval:{request.id}",
+            )
+
+    @api.model
+    def _find_open(self, res_model, res_ids, method_name):
+        requests = self.sudo().search(
+            [
+                ("res_model", "=", res_model),
+                ("res_id", "in", list(res_ids)),
+                ("method_name", "=", method_name),
+                ("state", "in", OPEN_STATES),
+            ],
+            order="id desc",
+        )
+        found = {}
+        for request in requests:
+            found.setdefault(request.res_id, request)
+        return found
+
+    # --------------------------------------------------------------- the guard
+    @api.model
+    def _evaluate_guard(self, record, method_name, policies, request):
+        """Return the request blocking ``record``, or an empty recordset if allowed."""
+        Policy = self.env["saas.approval.policy"]
+        if request:
+            current = Policy._compute_fingerprint(record, request.fingerprint_paths or [])
+            if request.state == "approved":
+                if current == request.fingerprint_approved:
+                    return self.browse()
+                request._close(
+                    "cancelled",
+                    self.env._("Approval invalidated: approval-relevant values of the document "
+                               "changed after approval."),
+                )
+                request = None
+            elif current == request.fingerprint_submitted:
+                if request.state == "draft":
+                    request._submit()
+                    if request.state == "approved":
+                        return self.browse()
+                return request
+            else:
+                request._close(
+                    "cancelled",
+                    self.env._("The document changed while the request was pending; "
+                               "a new request replaces it."),
+                )
+                request = None
+        policy = policies._find_applicable(record)
+        if not policy:
+            return self.browse()
+        request = self._create_for(record, method_name, policy)
+        request._submit()
+        if request.state == "approved":
+            return self.browse()
+        return request
+
+    @api.model
+    def _create_for(self, record, method_name, policy):
+        requester = self.env.user
+        Policy = self.env["saas.approval.policy"]
+        paths = policy._fingerprint_paths()
+        amount = policy._get_amount(record.sudo())
+        company = policy._record_company(record.sudo())
+        return internal(self).with_context(
+            mail_create_nolog=True, mail_create_nosubscribe=True
+        ).create(
+            {
+                "res_model": record._name,
+                "res_id": record.id,
+                "res_name": record.sudo().display_name,
+                "policy_id": policy.id,
+                "method_name": method_name,
+                "company_id": company.id,
+                "requester_id": requester.id,
+                "amount": amount or 0.0,
+                "currency_id": (policy.currency_id or company.currency_id).id,
+                "fingerprint_paths": paths,
+                "fingerprint_submitted": Policy._compute_fingerprint(record, paths),
+                "policy_snapshot": policy._snapshot(),
+            }
+        )
+
+    def _submit(self):
+        """Freeze the plan, create the steps and start routing."""
+        self.ensure_one()
+        me = internal(self)
+        record = self._record()
+        if record is None:
+            raise UserError(self.env._("The document of %s no longer exists.", self.name))
+        policy = me.policy_id
+        amount = self.amount if policy.amount_field_id else None
+        pairs = policy._plan_for(record, me.requester_id, amount)
+        snapshot = dict(me.policy_snapshot or {})
+        step_vals = []
+        resolved = []
+        for policy_step, planned in pairs:
+            resolved.append({"step": planned.name, "approver_ids": planned.approvers,
+                             "skipped": planned.skipped, "error": planned.error})
+            step_vals.append(
+                {
+                    "request_id": self.id,
+                    "sequence": planned.sequence,
+                    "name": planned.name,
+                    "kind": planned.kind,
+                    "quorum": planned.quorum,
+                    "min_approvals": policy_step.min_approvals,
+                    "required_count": planned.required,
+                    "rejection_rule": policy_step.rejection_rule,
+                    "approver_ids": [(6, 0, planned.approvers)],
+                    "state": "skipped" if planned.skipped else "waiting",
+                    "timeout_hours": policy_step.timeout_hours,
+                    "escalation_action": policy_step.escalation_action,
+                    "escalation_target_id": policy_step.escalation_user_id.id or False,
+                    "reminder_hours": policy_step.reminder_hours,
+                }
+            )
+        snapshot["resolved"] = resolved
+        me.step_ids.unlink()
+        internal(self.env["saas.approval.request.step"]).create(step_vals)
+        error = planning.first_error([p for _s, p in pairs])
+        now = fields.Datetime.now()
+        me.write({"policy_snapshot": snapshot, "submitted_at": now, "state": "pending"})
+        if error:
+            reason = self.env._(
+                "Step “%(step)s” cannot be routed: %(why)s.",
+                step=error.name,
+                why=error.detail or PLAN_ERRORS.get(error.error, error.error),
+            )
+            me.write({"state": "exception", "exception_reason": reason})
+            self._post(Markup("<p>%s</p>") % self.env._(
+                "Approval request %(name)s needs an administrator: %(reason)s",
+                name=self.name, reason=reason))
+            self._emit("approval.requested", {"exception": reason})
+            return
+        self._post(Markup("<p>%s</p>") % self.env._(
+            "Approval requested (%(name)s) by %(user)s for “%(action)s”.",
+            name=self.name, user=me.requester_id.name, action=self.method_name))
+        self._emit("approval.requested")
+        self._advance()
+
+    def _advance(self):
+        """Activate the next steps; approve the request when no mandatory step is left."""
+        self.ensure_one()
+        me = internal(self)
+        to_activate = me.env["saas.approval.request.step"]
+        blocked = False
+        for step in me.step_ids.sorted(lambda s: (s.sequence, s.id)):
+            if step.state in ("approved", "skipped", "rejected", "cancelled"):
+                continue
+            if step.kind == planning.OVERSIGHT:
+                if step.state == "waiting":
+                    to_activate |= step
+                continue
+            if step.state == "waiting":
+                to_activate |= step
+            blocked = True
+            break
+        if to_activate:
+            to_activate._activate()
+        if not blocked and self.state == "pending":
+            self._finalize_approved()
+
+    def _finalize_approved(self):
+        self.ensure_one()
+        me = internal(self)
+        now = fields.Datetime.now()
+        record = self._record()
+        fingerprint = self.env["saas.approval.policy"]._compute_fingerprint(
+            record, self.fingerprint_paths or []
+        ) if record is not None else False
+        me.write({
+            "state": "approved",
+            "decided_at": now,
+            "fingerprint_approved": fingerprint,
+            "turnaround_hours": hours_between(self.submitted_at, now),
+        })
+        self._post(Markup("<p>%s</p>") % self.env._(
+            "Approval request %(name)s approved: “%(action)s” can now be completed.",
+            name=self.name, action=self.method_name))
+        self._emit("approval.approved")
+        if me.policy_id.execute_on_approval and record is not None:
+            self._execute_action(record)
+
+    def _execute_action(self, record):
+        """Run the guarded action as the requester once approved."""
+        self.ensure_one()
+        try:
+            with self.env.cr.savepoint():
+                getattr(record.with_user(self.requester_id), self.method_name)()
+        except Exception as exc:
+            _logger.info("Automatic run of %s on %s failed: %s", self.method_name, self.res_name, exc)
+            self._post(Markup("<p>%s</p>") % self.env._(
+                "The approved action could not be completed automatically: %s", exc))
+
+    def _finalize_rejected(self, reason, decided_by=None):
+        self.ensure_one()
+        me = internal(self)
+        now = fields.Datetime.now()
+        open_steps = me.step_ids.filtered(lambda s: s.state in ("waiting", "pending"))
+        open_steps._close_activities()
+        open_steps.write({"state": "cancelled", "next_check_at": False})
+        me.write({
+            "state": "rejected",
+            "decided_at": now,
+            "reject_reason": reason,
+            "turnaround_hours": hours_between(self.submitted_at, now),
+        })
+        self._post(Markup("<p>%s</p>") % self.env._(
+            "Approval request %(name)s rejected by %(user)s: %(reason)s. The document was not "
+            "changed and can be edited and submitted again.",
+            name=self.name, user=decided_by.name if decided_by else self.env._("the system"),
+            reason=reason))
+        self._emit("approval.rejected", {"reason": reason,
+                                         "decided_by": decided_by.id if decided_by else None})
+
+    def _close(self, state, reason):
+        """Cancel (or otherwise close) requests without a human decision."""
+        for request in self:
+            me = internal(request)
+            steps = me.step_ids.filtered(lambda s: s.state in ("waiting", "pending"))
+            steps._close_activities()
+            steps.write({"state": "cancelled", "next_check_at": False})
+            me.write({"state": state, "cancel_reason": reason, "decided_at": fields.Datetime.now()})
+            request._post(Markup("<p>%s</p>") % self.env._(
+                "Approval request %(name)s closed: %(reason)s", name=request.name, reason=reason))
+
+    # ---------------------------------------------------------- notification
+    def _notification_action(self, result=None):
+        messages = []
+        for request in self:
+            if request.state == "exception":
+                messages.append(self.env._(
+                    "%(doc)s: approval request %(name)s cannot be routed and waits for an "
+                    "administrator (%(reason)s).",
+                    doc=request.res_name, name=request.name, reason=request.exception_reason))
+            else:
+                messages.append(self.env._(
+                    "%(doc)s: approval required (%(name)s), waiting for %(who)s.",
+                    doc=request.res_name, name=request.name,
+                    who=request.current_step_names or self.env._("approvers")))
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": self.env._("Approval required"),
+                "message": "\n".join(messages),
+                "type": "warning",
+                "sticky": False,
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+            "saas_approval": {
+                "blocked": True,
+                "request_ids": self.ids,
+                "states": {str(r.id): r.state for r in self},
+                "partial_result": result if isinstance(result, bool | int | str) else None,
+            },
+        }
+
+    # ----------------------------------------------------------------- buttons
+    def _my_step(self):
+        self.ensure_one()
+        steps = self.step_ids._decidable_by_me()
+        if not steps:
+            raise AccessError(self.env._("You cannot decide on %s.", self.name))
+        return steps.sorted(lambda s: (s.kind != planning.MANDATORY, s.sequence, s.id))[0]
+
+    def action_approve(self, comment=None):
+        for request in self:
+            request._my_step()._decide("approve", comment=comment)
+        return True
+
+    def action_reject(self, reason=None):
+        """Reject with ``reason``; without a reason, open the reason wizard."""
+        self.ensure_one()
+        step = self._my_step()
+        if reason:
+            step._decide("reject", comment=reason)
+            return True
+        return step._open_reject_wizard()
+
+    def action_retry(self):
+        """Re-route a request of the exception queue with the current configuration."""
+        if not self.env.user.has_group("saas_workflow_approvals.group_approval_manager"):
+            raise AccessError(self.env._("Only approval managers can re-route requests."))
+        for request in self.filtered(lambda r: r.state == "exception"):
+            me = internal(request)
+            me.write({"exception_reason": False, "state": "draft",
+                      "policy_snapshot": request.policy_id._snapshot()})
+            me._submit()
+        return True
+
+    def action_cancel(self):
+        is_manager = self.env.user.has_group("saas_workflow_approvals.group_approval_manager")
+        for request in self:
+            if request.state not in ("draft", "pending", "exception"):
+                raise UserError(self.env._("Only open requests can be cancelled."))
+            if not is_manager and request.requester_id != self.env.user:
+                raise AccessError(self.env._("Only the requester or a manager can cancel."))
+            request._close("cancelled", self.env._("Cancelled by %s.", self.env.user.name))
+        return True
+
+    def action_open_document(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": self.res_model,
+            "res_id": self.res_id,
+            "view_mode": "form",
+            "views": [(False, "form")],
+            "target": "current",
+        }

@@ -1,0 +1,168 @@
+from odoo.exceptions import UserError, ValidationError
+from odoo.tests import tagged
+
+from .common import ApprovalCase
+
+
+@tagged("post_install", "-at_install")
+class TestGuard(ApprovalCase):
+    def test_blocked_then_allowed(self):
+        self.make_policy([self.users_step(self.approver_a)])
+        partner = self.make_company()
+        result = self.archive_as(self.requester, partner)
+        # the action did not run, a request and an activity exist, the caller got a notification
+        self.assertTrue(partner.active)
+        self.assertEqual(result["type"], "ir.actions.client")
+        self.assertEqual(result["tag"], "display_notification")
+        self.assertTrue(result["saas_approval"]["blocked"])
+        request = self.request_for(partner)
+        self.assertEqual(request.state, "pending")
+        self.assertEqual(request.requester_id, self.requester)
+        self.assertEqual(result["saas_approval"]["request_ids"], request.ids)
+        activity = self.approval_activities(partner)
+        self.assertEqual(activity.user_id, self.approver_a)
+        self.assertEqual(activity.activity_type_id,
+                         self.env.ref("saas_workflow_approvals.mail_activity_type_approval"))
+        self.assertIn("Approval requested", partner.message_ids[0].body)
+        self.assertEqual(len(self.events("approval.requested", request)), 1)
+
+        # calling again reuses the pending request
+        self.archive_as(self.requester, partner)
+        self.assertEqual(self.request_for(partner), request)
+        self.assertEqual(self.Request.search_count([("res_id", "=", partner.id),
+                                                    ("res_model", "=", "res.partner")]), 1)
+
+        request.with_user(self.approver_a).action_approve()
+        self.assertEqual(request.state, "approved")
+        self.assertFalse(self.approval_activities(partner))
+        self.assertEqual(len(self.events("approval.approved", request)), 1)
+        self.assertTrue(partner.active)
+
+        self.archive_as(self.requester, partner)
+        self.assertFalse(partner.active)
+
+    def test_records_outside_policy_pass(self):
+        self.make_policy([self.users_step(self.approver_a)])
+        person = self.env["res.partner"].create({"name": "Just a person"})
+        self.archive_as(self.requester, person)
+        self.assertFalse(person.active)
+        self.assertFalse(self.request_for(person))
+
+    def test_multi_record_call_runs_allowed_part(self):
+        self.make_policy([self.users_step(self.approver_a)])
+        company = self.make_company()
+        person = self.env["res.partner"].create({"name": "Person"})
+        result = (company | person).with_user(self.requester).action_archive()
+        self.assertFalse(person.active)
+        self.assertTrue(company.active)
+        self.assertEqual(result["saas_approval"]["request_ids"], self.request_for(company).ids)
+
+    def test_reject_keeps_record_editable_and_resubmits(self):
+        self.make_policy([self.users_step(self.approver_a)])
+        partner = self.make_company()
+        self.archive_as(self.requester, partner)
+        request = self.request_for(partner)
+        with self.assertRaises(UserError):
+            request.with_user(self.approver_a).action_reject(reason="   ")
+        wizard_action = request.with_user(self.approver_a).action_reject()
+        self.assertEqual(wizard_action["res_model"], "saas.approval.reject.wizard")
+        wizard = self.env["saas.approval.reject.wizard"].with_user(self.approver_a).with_context(
+            wizard_action["context"]).create({"reason": "Still has open invoices"})
+        wizard.action_confirm()
+        self.assertEqual(request.state, "rejected")
+        self.assertEqual(request.reject_reason, "Still has open invoices")
+        self.assertTrue(partner.active)
+        self.assertIn("Still has open invoices", partner.message_ids[0].body)
+        self.assertEqual(len(self.events("approval.rejected", request)), 1)
+        self.assertFalse(self.approval_activities(partner))
+        # the record stays editable and the action can be requested again
+        partner.with_user(self.requester).write({"name": "ACME Corp (closing)"})
+        self.archive_as(self.requester, partner)
+        new_request = self.request_for(partner)
+        self.assertNotEqual(new_request, request)
+        self.assertEqual(new_request.state, "pending")
+
+    def test_steps_in_order_and_activity_handover(self):
+        self.make_policy([
+            self.users_step(self.approver_a, name="First", sequence=1),
+            self.users_step(self.approver_b, name="Second", sequence=2),
+        ])
+        partner = self.make_company()
+        self.archive_as(self.requester, partner)
+        request = self.request_for(partner)
+        self.assertEqual(self.approval_activities(partner).user_id, self.approver_a)
+        self.assertFalse(request.with_user(self.approver_b).can_decide)
+        request.with_user(self.approver_a).action_approve()
+        self.assertEqual(request.state, "pending")
+        self.assertEqual(self.approval_activities(partner).user_id, self.approver_b)
+        request.with_user(self.approver_b).action_approve()
+        self.assertEqual(request.state, "approved")
+
+    def test_approve_from_activity(self):
+        self.make_policy([self.users_step(self.approver_a | self.approver_b)])
+        partner = self.make_company()
+        self.archive_as(self.requester, partner)
+        request = self.request_for(partner)
+        activities = self.approval_activities(partner)
+        self.assertEqual(activities.user_id, self.approver_a | self.approver_b)
+        mine = activities.filtered(lambda a: a.user_id == self.approver_b)
+        # "Mark as done" is not a decision
+        with self.assertRaises(UserError):
+            mine.with_user(self.approver_b).action_feedback(feedback="ok")
+        mine.with_user(self.approver_b).action_saas_approve()
+        self.assertEqual(request.state, "approved")
+        decision = request.decision_ids
+        self.assertEqual(decision.channel, "activity")
+        self.assertEqual(decision.user_id, self.approver_b)
+        # the other approver's activity is removed when the step completes
+        self.assertFalse(self.approval_activities(partner))
+
+    def test_oversight_step_never_blocks(self):
+        self.make_policy([
+            self.users_step(self.approver_a, name="Audit", kind="oversight"),
+        ])
+        partner = self.make_company()
+        self.archive_as(self.requester, partner)
+        self.assertFalse(partner.active)
+        request = self.request_for(partner)
+        self.assertEqual(request.state, "approved")
+        step = request.step_ids
+        self.assertEqual(step.state, "pending")
+        self.assertEqual(self.approval_activities(partner).user_id, self.approver_a)
+        step.with_user(self.approver_a).action_reject(reason="Should have been discussed first")
+        self.assertEqual(step.state, "rejected")
+        self.assertEqual(request.state, "approved")
+
+    def test_step_below_min_amount_auto_skips(self):
+        # no amount field: min_amount is ignored, the step always applies
+        self.make_policy([self.users_step(self.approver_a, min_amount=5000)])
+        partner = self.make_company()
+        self.archive_as(self.requester, partner)
+        self.assertTrue(partner.active)
+
+    def test_policy_priority(self):
+        low = self.make_policy([self.users_step(self.approver_a)], sequence=20, name="Low")
+        high = self.make_policy([self.users_step(self.approver_b)], sequence=5, name="High")
+        partner = self.make_company()
+        self.archive_as(self.requester, partner)
+        request = self.request_for(partner)
+        self.assertEqual(request.policy_id, high)
+        high.active = False
+        self.archive_as(self.requester, self.make_company("Other Corp"))
+        self.assertEqual(self.request_for(self.env["res.partner"].search(
+            [("name", "=", "Other Corp")])).policy_id, low)
+
+    def test_unguarded_after_policy_archived(self):
+        policy = self.make_policy([self.users_step(self.approver_a)])
+        policy.active = False
+        partner = self.make_company()
+        self.archive_as(self.requester, partner)
+        self.assertFalse(partner.active)
+
+    def test_invalid_method_refused(self):
+        with self.assertRaises(ValidationError):
+            self.make_policy([self.users_step(self.approver_a)], method_name="write")
+        with self.assertRaises(ValidationError):
+            self.make_policy([self.users_step(self.approver_a)], method_name="_private")
+        with self.assertRaises(ValidationError):
+            self.make_policy([self.users_step(self.approver_a)], method_name="no_such_method")

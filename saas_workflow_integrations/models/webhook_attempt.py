@@ -1,0 +1,76 @@
+from odoo import api, fields, models
+
+OUTCOMES = [
+    ("success", "Success"),
+    ("retry", "Failed, will retry"),
+    ("failed", "Failed (permanent)"),
+    ("disabled", "Gone: endpoint disabled"),
+    ("blocked", "Refused target"),
+    ("circuit_open", "Circuit open (not called)"),
+]
+
+
+class SaasWebhookAttempt(models.Model):
+    """One HTTP attempt of one delivery (the log behind retries and health)."""
+
+    _name = "saas.webhook.attempt"
+    _description = "Webhook Delivery Attempt"
+    _order = "attempted_at desc, id desc"
+    _rec_name = "webhook_id"
+    _log_access = False
+
+    endpoint_id = fields.Many2one(
+        "saas.webhook.endpoint", required=True, ondelete="cascade", index=True, readonly=True
+    )
+    delivery_id = fields.Many2one(
+        "saas.workflow.delivery", ondelete="cascade", index=True, readonly=True
+    )
+    event_id = fields.Many2one("saas.workflow.event", ondelete="cascade", readonly=True)
+    event_type_id = fields.Many2one(related="event_id.event_type_id", string="Event Type")
+    webhook_id = fields.Char(string="Webhook ID", readonly=True, index=True)
+    attempt_no = fields.Integer(string="Attempt", readonly=True)
+    attempted_at = fields.Datetime(readonly=True, required=True, default=fields.Datetime.now)
+    status_code = fields.Integer(readonly=True, aggregator=None)
+    latency_ms = fields.Integer(string="Latency (ms)", readonly=True, aggregator="avg")
+    response_excerpt = fields.Text(string="Response (first 1 KB)", readonly=True)
+    error = fields.Text(readonly=True)
+    outcome = fields.Selection(OUTCOMES, readonly=True, required=True, index=True)
+    called = fields.Boolean(
+        readonly=True, default=True, help="The receiver was contacted (not refused, not short-circuited)."
+    )
+    is_failure = fields.Boolean(compute="_compute_is_failure", store=True)
+    next_attempt_at = fields.Datetime(readonly=True)
+    company_id = fields.Many2one("res.company", readonly=True, index=True)
+    attempt_count = fields.Integer(string="Attempts", compute="_compute_counters", store=True, aggregator="sum")
+    failure_count = fields.Integer(string="Failures", compute="_compute_counters", store=True, aggregator="sum")
+
+    def init(self):
+        self.env.cr.execute(
+            "CREATE INDEX IF NOT EXISTS saas_webhook_attempt_endpoint_time_idx "
+            "ON saas_webhook_attempt (endpoint_id, attempted_at)"
+        )
+
+    @api.depends("outcome")
+    def _compute_is_failure(self):
+        for attempt in self:
+            attempt.is_failure = attempt.outcome != "success"
+
+    @api.depends("outcome")
+    def _compute_counters(self):
+        for attempt in self:
+            attempt.attempt_count = 1
+            attempt.failure_count = 0 if attempt.outcome == "success" else 1
+
+    @api.autovacuum
+    def _gc_old_attempts(self):
+        days = int(
+            self.env["ir.config_parameter"].sudo().get_param(
+                "saas_workflow_integrations.attempt_retention_days", 90
+            )
+        )
+        if days > 0:
+            self.env.cr.execute(
+                "DELETE FROM saas_webhook_attempt "
+                "WHERE attempted_at < (now() AT TIME ZONE 'UTC') - %s * interval '1 day'",
+                (days,),
+            )

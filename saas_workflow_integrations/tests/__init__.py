@@ -1,0 +1,1 @@
+from . import test_inbound, test_webhook_admin, test_webhook_delivery
