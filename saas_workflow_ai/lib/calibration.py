@@ -164,7 +164,6 @@ def expected_calibration_error(confidences, correct, n_bins=DEFAULT_BINS):
     if c.size == 0:
         return 0.0
     idx = _bin_index(c, n_bins)
-    counts = np.bincount(idx, minlength=n_bins).astype(np.float64)
     conf_sum = np.bincount(idx, weights=c, minlength=n_bins)
     acc_sum = np.bincount(idx, weights=k.astype(np.float64), minlength=n_bins)
     return float(np.sum(np.abs(acc_sum - conf_sum)) / c.size)

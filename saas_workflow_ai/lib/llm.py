@@ -159,24 +159,27 @@ def text_hash(text: str) -> str:
     return hashlib.sha256((text or "").encode("utf-8")).hexdigest()
 
 
+def _is_number(value) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 def parse_retry_after(headers: Mapping[str, str] | None, now: float | None = None) -> float | None:
     """Seconds to wait from ``retry-after-ms`` / ``Retry-After`` (seconds or HTTP date)."""
     if not headers:
         return None
     lowered = {str(k).lower(): v for k, v in dict(headers).items()}
     value = lowered.get("retry-after-ms")
-    if value:
-        try:
-            return max(float(value) / 1000.0, 0.0)
-        except ValueError:
-            pass
+    if value and _is_number(value):
+        return max(float(value) / 1000.0, 0.0)
     value = lowered.get("retry-after")
     if not value:
         return None
-    try:
+    if _is_number(value):
         return max(float(value), 0.0)
-    except ValueError:
-        pass
     try:
         parsed = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -36,6 +36,12 @@ STANDARD_RULES = [
         "group": "partner_id",
     },
 ]
+NOUNS = [
+    ("invoice", "invoices"),
+    ("bill", "bills"),
+    ("purchase", "purchases"),
+    ("other", "documents"),
+]
 KINDS = [
     ("invoice", "Invoice"),
     ("bill", "Vendor bill"),
@@ -59,7 +65,9 @@ class SaasAiAnomalyRule(models.Model):
     model_id = fields.Many2one(
         "ir.model", required=True, ondelete="cascade", domain="[('transient', '=', False)]"
     )
-    model_name = fields.Char(related="model_id.model", store=True, index=True)
+    model_name = fields.Char(
+        related="model_id.model", string="Model Name", store=True, index=True
+    )
     domain = fields.Char(default="[]", help="Documents watched by this rule.")
     amount_field_id = fields.Many2one(
         "ir.model.fields",
@@ -143,7 +151,7 @@ class SaasAiAnomalyRule(models.Model):
     # ------------------------------------------------------------------ scan
     def _history(self, record):
         self.ensure_one()
-        domain = [*safe_eval(self.domain or "[]"), ("id", "!=", record.id)]
+        domain = [*safe_eval(self.domain or "[]"), ("id", "<", record.id)]
         if self.group_field_id:
             group = record[self.group_field_id.name]
             if not group:
@@ -169,7 +177,12 @@ class SaasAiAnomalyRule(models.Model):
             if len(history) < self.min_history:
                 continue
             value = float(record[self.amount_field_id.name] or 0.0)
-            score, explanation, flagged = ai_lib.anomaly_score(history, value, self.threshold)
+            noun = dict(NOUNS).get(self.kind, "documents")
+            if self.group_field_id and record[self.group_field_id.name]:
+                noun = "%s of %s" % (noun, record[self.group_field_id.name].display_name)
+            score, explanation, flagged = ai_lib.anomaly_score(
+                history, value, self.threshold, noun=noun
+            )
             if not flagged:
                 continue
             if Anomaly.search_count(

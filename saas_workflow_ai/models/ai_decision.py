@@ -170,7 +170,7 @@ class SaasAiDecision(models.Model):
     def _write_labels(self, record, labels):
         """Write label values on ``record``; return an error text or ''."""
         vals = {}
-        for label in labels:
+        for label in labels.sudo():
             fname = label.output_id.field_id.name
             value = label._write_value()
             if isinstance(value, list) and isinstance(vals.get(fname), list):
@@ -377,7 +377,7 @@ class SaasAiDecisionLine(models.Model):
     threshold = fields.Float(digits=(16, 4))
     distribution = fields.Json()
     applied = fields.Boolean()
-    final_label_id = fields.Many2one("saas.ai.label", string="Final Label", ondelete="set null")
+    final_label_id = fields.Many2one("saas.ai.label", ondelete="set null")
     correct = fields.Boolean(compute="_compute_correct", store=True)
 
     @api.depends("label_id", "final_label_id")

@@ -17,55 +17,66 @@ def redact(text, names=()):
     """Return (redacted text, number of redactions)."""
     if not text:
         return text or "", 0
-    redaction = _lib("redaction")
-    result = redaction.redact(text, names=list(names))
-    if isinstance(result, tuple):
-        redacted, found = result[0], result[1]
-    else:
-        redacted = getattr(result, "text", result)
-        found = getattr(result, "findings", getattr(result, "count", 0))
-    count = found if isinstance(found, int) else len(found or ())
-    return redacted, count
+    result = _lib("redaction").redact(text, names=list(names))
+    return result.text, result.count
 
 
 # ---------------------------------------------------------------------- calibration
 def fit_temperature(confidences, correct):
-    return float(_lib("calibration").fit_temperature(list(confidences), list(correct)))
+    """Temperature on the log-odds of binary confidences, fitted on reviewed outcomes."""
+    scaler = _lib("calibration").fit_confidence_scaler(
+        list(confidences), list(correct), method="temperature", min_samples=1
+    )
+    return 1.0 / scaler.a if scaler.a > 0 else 1e6
 
 
 def apply_temperature(confidence, temperature):
-    return float(_lib("calibration").apply_temperature(confidence, temperature))
+    calibration = _lib("calibration")
+    scaler = calibration.ConfidenceScaler(a=1.0 / temperature if temperature else 1.0)
+    return float(scaler.apply(float(confidence)))
 
 
 def ece(confidences, correct, n_bins=15):
     if not confidences:
         return 0.0
-    return float(_lib("calibration").ece(list(confidences), list(correct), n_bins=n_bins))
+    return float(
+        _lib("calibration").expected_calibration_error(
+            list(confidences), list(correct), n_bins=n_bins
+        )
+    )
 
 
 def threshold_for_precision(confidences, correct, target):
-    value = _lib("calibration").threshold_for_precision(list(confidences), list(correct), target)
-    return None if value is None else float(value)
+    result = _lib("calibration").threshold_for_precision(list(confidences), list(correct), target)
+    return result.threshold
 
 
 # ---------------------------------------------------------------------- local model
-def local_train(texts, labels):
+def local_available(embedder):
+    return _lib("local_model").embedder_available(embedder)
+
+
+def local_train(texts, labels, embedder="hashing"):
+    """Train a local classifier; returns (serialized model, info dict)."""
     local_model = _lib("local_model")
-    model = local_model.LocalTextClassifier()
+    model = local_model.LocalTextClassifier(embedder=embedder)
     model.fit(list(texts), list(labels))
-    return model.to_bytes()
+    return model.to_bytes(), dict(model.info, temperature=model.temperature)
 
 
 def local_load(blob):
     return _lib("local_model").LocalTextClassifier.from_bytes(blob)
 
 
+def local_unavailable_error():
+    return _lib("local_model").LocalModelUnavailable
+
+
 def local_predict(model, text, allowed):
     """Distribution over ``allowed`` labels, renormalized (unknown labels get 0)."""
     proba = model.predict_proba([text])[0]
-    classes = [str(c) for c in model.classes_]
     dist = dict.fromkeys(allowed, 0.0)
-    for label, p in zip(classes, proba):
+    for label, p in zip(model.classes_, proba):
         if label in dist:
             dist[label] += float(p)
     total = sum(dist.values())
@@ -75,10 +86,7 @@ def local_predict(model, text, allowed):
 
 
 # ---------------------------------------------------------------------- anomaly
-def anomaly_score(history, value, threshold):
+def anomaly_score(history, value, threshold, noun="documents"):
     """(score, explanation, flagged) of ``value`` against ``history``."""
-    anomaly = _lib("anomaly")
-    result = anomaly.score(list(history), value, threshold=threshold)
-    if isinstance(result, tuple):
-        return float(result[0]), str(result[1]), bool(result[2])
+    result = _lib("anomaly").score(list(history), value, threshold=threshold, noun=noun)
     return float(result.score), str(result.explanation), bool(result.flagged)

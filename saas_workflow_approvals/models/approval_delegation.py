@@ -21,7 +21,7 @@ class SaasApprovalDelegation(models.Model):
         tracking=True,
     )
     delegate_id = fields.Many2one(
-        "res.users", string="Delegate", required=True, domain=[("share", "=", False)],
+        "res.users", required=True, domain=[("share", "=", False)],
         index=True, tracking=True,
     )
     date_from = fields.Date(required=True, default=fields.Date.context_today, tracking=True)

@@ -68,11 +68,10 @@ class SaasApprovalPolicy(models.Model):
         help="Leave empty to apply the policy to records of every company.",
     )
     owner_id = fields.Many2one(
-        "res.users", string="Owner", default=lambda self: self.env.user, tracking=True
+        "res.users", default=lambda self: self.env.user, tracking=True
     )
     model_id = fields.Many2one(
         "ir.model",
-        string="Model",
         required=True,
         ondelete="cascade",
         domain=[("transient", "=", False)],
@@ -236,23 +235,23 @@ class SaasApprovalPolicy(models.Model):
         self.env.registry.clear_cache()
         if self.env.registry.ready and not self.env.context.get("import_file"):
             self._unregister_hook()
-            self.with_context(saas_approval_no_demo=True)._register_hook()
+            self._register_hook()
             self.env.registry.registry_invalidated = True
 
     def _register_hook(self):
         super()._register_hook()
-        if not self.env.context.get("saas_approval_no_demo"):
-            self.with_context(saas_approval_no_demo=True)._create_pending_demo_policies()
         self._patch_guarded_methods()
 
     def _unregister_hook(self):
-        super()._unregister_hook()
+        res = super()._unregister_hook()
         for model_class in self.env.registry.models.values():
             for name, value in list(vars(model_class).items()):
                 if getattr(value, GUARD_MARK, False):
                     delattr(model_class, name)
+        return res
 
     def _patch_guarded_methods(self):
+        self.flush_model(["model_name", "method_name", "active"])
         self.env.cr.execute(
             "SELECT DISTINCT model_name, method_name FROM saas_approval_policy WHERE active"
         )
@@ -484,37 +483,16 @@ class SaasApprovalPolicy(models.Model):
         return list(zip(steps, planned))
 
     # ------------------------------------------------------------------- demo
-    DEMO_PARAM = "saas_workflow_approvals.demo_models_pending"
     DEMO_MODELS = ("purchase.order", "account.move", "sale.order")
 
     @api.model
     def _create_demo_policies(self):
         """Demo policies for purchase, credit notes and sale discounts.
 
-        purchase/account/sale are not dependencies of this module, so each
-        policy is only created when its model exists. Models not installed yet
-        are remembered and their policy is created at the next registry load
-        after they are installed (see :meth:`_register_hook`).
+        purchase/account/sale are not dependencies of this module: each demo
+        policy is only created when its model is installed.
         """
-        created = self._create_demo_policies_for(self.DEMO_MODELS)
-        pending = [m for m in self.DEMO_MODELS if m not in self.env]
-        params = self.env["ir.config_parameter"].sudo()
-        params.set_param(self.DEMO_PARAM, ",".join(pending) if pending else False)
-        return created
-
-    def _create_pending_demo_policies(self):
-        params = self.env["ir.config_parameter"].sudo()
-        pending = [m for m in (params.get_param(self.DEMO_PARAM) or "").split(",") if m]
-        ready = [m for m in pending if m in self.env]
-        if not ready:
-            return
-        try:
-            with self.env.cr.savepoint():
-                self._create_demo_policies_for(ready)
-                rest = [m for m in pending if m not in ready]
-                params.set_param(self.DEMO_PARAM, ",".join(rest) if rest else False)
-        except Exception as exc:
-            _logger.warning("Demo approval policies not created: %s", exc)
+        return self._create_demo_policies_for([m for m in self.DEMO_MODELS if m in self.env])
 
     @api.model
     def _create_demo_policies_for(self, model_names):

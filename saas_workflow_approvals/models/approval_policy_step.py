@@ -42,7 +42,7 @@ class SaasApprovalPolicyStep(models.Model):
     )
     approver_type = fields.Selection(APPROVER_TYPES, default="users", required=True)
     user_ids = fields.Many2many("res.users", string="Users", domain=[("share", "=", False)])
-    group_id = fields.Many2one("res.groups", string="Group")
+    group_id = fields.Many2one("res.groups")
     field_path = fields.Char(
         help="Dotted path to a user, e.g. user_id or user_id.employee_id.parent_id.user_id. "
         "Paths ending on employees or partners use their linked users.",

@@ -401,7 +401,7 @@ class SaasApprovalRequestStep(models.Model):
             message = self._sod_message(exc.code)
             _logger.info("Approval decision refused for uid %s on step %s: %s",
                          actor.id, self.id, exc.code)
-            if exc.code == sod.NOT_APPROVER:
+            if exc.code in (sod.NOT_APPROVER, sod.SELF_APPROVAL):
                 raise AccessError(message) from None
             raise UserError(message) from None
         slot_user = self.env["res.users"].browse(slot)
@@ -630,6 +630,7 @@ class SaasApprovalRequestStep(models.Model):
             })
         for step in rejects:
             if step.request_id.state == "pending":
+                step._close_activities()
                 step.write({"state": "rejected", "decided_at": now,
                             "turnaround_hours": hours_between(step.activated_at, now),
                             "next_check_at": False})

@@ -1,8 +1,12 @@
-from . import test_guard
-from . import test_sod
-from . import test_delegation
-from . import test_quorum
-from . import test_escalation
-from . import test_freeze_fingerprint
-from . import test_exception_access
-from . import test_rpc
+from . import (
+    test_business_models,
+    test_delegation,
+    test_escalation,
+    test_exception_access,
+    test_freeze_fingerprint,
+    test_guard,
+    test_quorum,
+    test_rpc,
+    test_sod,
+    test_tour,
+)

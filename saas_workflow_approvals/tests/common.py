@@ -27,6 +27,8 @@ class ApprovalCase(TransactionCase):
             name="Max Manager",
         )
         cls.Policy = cls.env["saas.approval.policy"]
+        # demo policies must not interfere with the ones built by the tests
+        cls.Policy.search([]).write({"active": False})
         cls.Request = cls.env["saas.approval.request"]
         cls.partner_model = cls.env["ir.model"]._get("res.partner")
 

@@ -5,10 +5,18 @@ from odoo.exceptions import AccessError
 class BaseAutomation(models.Model):
     """Automation rules that emit business events are the suite's event sources."""
 
-    _inherit = "base.automation"
+    _name = "base.automation"
+    _inherit = ["base.automation", "mail.thread"]
 
+    # Changes to event sources are tracked in the chatter (who changed what, when).
+    name = fields.Char(tracking=True)
+    active = fields.Boolean(tracking=True)
+    trigger = fields.Selection(tracking=True)
+    filter_pre_domain = fields.Char(tracking=True)
+    filter_domain = fields.Char(tracking=True)
+    trg_date_id = fields.Many2one(tracking=True)
     saas_workflow_id = fields.Many2one(
-        "saas.workflow", string="Workflow", index="btree_not_null",
+        "saas.workflow", string="Workflow", index="btree_not_null", tracking=True,
         help="The registered workflow this event source belongs to.",
     )
     saas_standard_type_id = fields.Many2one(
@@ -73,3 +81,8 @@ class BaseAutomation(models.Model):
     def unlink(self):
         self._check_saas_manager_scope()
         return super().unlink()
+
+    def _update_cron(self):
+        # Workflow managers configure event sources; the scheduler of time-based
+        # rules that follows is maintained on their behalf.
+        return super(BaseAutomation, self.sudo())._update_cron()

@@ -112,23 +112,27 @@ class SaasWorkflowDelivery(models.Model):
         worker = worker or f"{socket.gethostname()}:{os.getpid()}"
         cr = self.env.cr
         if commit:
-            cr.commit()
+            # The dispatcher owns its transactions (cron or benchmark worker):
+            # claims must be visible to other workers before handlers run.
+            cr.commit()  # pylint: disable=invalid-commit
             cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
         routed = self._route_events(limit)
         claimed = self._claim(limit, worker)
         if commit:
-            cr.commit()
+            # Commit the claim: a worker dying from here on leaves an expiring lease.
+            cr.commit()  # pylint: disable=invalid-commit
         result = {"routed": routed, "claimed": len(claimed), "done": 0, "failed": 0, "dead": 0}
         if claimed:
             result.update(claimed._run_claimed())
             if commit:
                 # Event states are refreshed in a short read-committed transaction:
                 # two workers finishing deliveries of one event then never conflict.
-                cr.commit()
+                cr.commit()  # pylint: disable=invalid-commit
                 cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
             self.env["saas.workflow.event"]._refresh_states(set(claimed.event_id.ids))
         if commit:
-            cr.commit()
+            # End of the batch: the results become durable.
+            cr.commit()  # pylint: disable=invalid-commit
         return result
 
     @api.model
@@ -216,8 +220,14 @@ class SaasWorkflowDelivery(models.Model):
 
     @api.model
     def _claim(self, limit, worker):
-        """Claim due deliveries: no two workers ever get the same row."""
+        """Claim due deliveries: no two workers ever get the same row.
+
+        The context key ``saas_workflow_only_subscription_ids`` (a list of ids)
+        restricts the claim to those subscriptions, e.g. to drain one of them.
+        """
         lease = int(self._param("lease_seconds", 600))
+        only = self.env.context.get("saas_workflow_only_subscription_ids")
+        only = [int(i) for i in only] if only else None
         self.env.cr.execute(
             """
             UPDATE saas_workflow_delivery d
@@ -233,12 +243,13 @@ class SaasWorkflowDelivery(models.Model):
                      WHERE q.state IN ('pending', 'failed')
                        AND q.next_attempt_at <= now() AT TIME ZONE 'UTC'
                        AND s.active
+                       AND (%s::int[] IS NULL OR q.subscription_id = ANY(%s::int[]))
                      ORDER BY q.next_attempt_at, q.id
                      LIMIT %s
                        FOR UPDATE OF q SKIP LOCKED)
             RETURNING d.id
             """,
-            (lease, worker, limit),
+            (lease, worker, only, only, limit),
         )
         ids = sorted(row[0] for row in self.env.cr.fetchall())
         self.invalidate_model()
@@ -260,7 +271,7 @@ class SaasWorkflowDelivery(models.Model):
                 handler_sub = sub.with_context(saas_workflow_event=event._as_context())
                 with cr.savepoint():
                     note = handler_sub._run_handler(event.with_env(handler_sub.env), delivery)
-            except Exception as exc:  # noqa: BLE001 - every failure is recorded and retried
+            except Exception as exc:
                 _logger.info(
                     "Delivery %s of %s to %r failed: %s", delivery.id, event.public_id, sub.name, exc
                 )

@@ -1,12 +1,15 @@
+import json
 import logging
 
+import psycopg2.errors
 import pydantic
 
 from odoo import api, fields, models, tools
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
-from ..lib import ids, payload as payload_lib, schemas
+from ..lib import ids, schemas
+from ..lib import payload as payload_lib
 
 _logger = logging.getLogger(__name__)
 
@@ -42,7 +45,9 @@ class SaasWorkflowEvent(models.Model):
     res_model = fields.Char(string="Source Model", readonly=True, index=True)
     res_id = fields.Many2oneReference(string="Source Record", model_field="res_model", readonly=True)
     company_id = fields.Many2one("res.company", readonly=True, index=True)
-    payload = fields.Json(readonly=True, groups="saas_workflow_core.group_workflow_manager")
+    payload = fields.Json(
+        string="Payload Data", readonly=True, groups="saas_workflow_core.group_workflow_manager"
+    )
     payload_preview = fields.Text(
         compute="_compute_payload_preview",
         string="Payload",
@@ -101,9 +106,9 @@ class SaasWorkflowEvent(models.Model):
         dispatched) only when the caller's transaction commits, and disappears
         with it on rollback. The same ``(code, idempotency_key)`` always yields
         one event, also across concurrent transactions (unique index plus
-        ``INSERT ... ON CONFLICT DO NOTHING``; under PostgreSQL's repeatable
-        read, a concurrent duplicate raises a serialization failure that Odoo
-        retries, and the retry returns the committed event).
+        ``INSERT ... ON CONFLICT DO NOTHING`` in a savepoint). When a concurrent
+        transaction committed the same key first, its event is returned and no
+        error reaches the caller.
         """
         type_id, version = self.env["saas.workflow.event.type"]._get_for_emit(code)
         if record is not None and record:
@@ -125,34 +130,82 @@ class SaasWorkflowEvent(models.Model):
             correlation_id = correlation_id or ctx_event.get("correlation_id")
         company_id = self._company_of(record)
         uid = self.env.uid
-        self.env.cr.execute(
-            SQL(
-                """
-                INSERT INTO saas_workflow_event
-                    (public_id, event_type_id, code, version, occurred_at, res_model, res_id,
-                     company_id, payload, idempotency_key, correlation_id, causation_id,
-                     state, routed, create_uid, write_uid, create_date, write_date)
-                VALUES (%s, %s, %s, %s, now() AT TIME ZONE 'UTC', %s, %s, %s, %s, %s, %s, %s,
-                        'pending', false, %s, %s, now() AT TIME ZONE 'UTC',
-                        now() AT TIME ZONE 'UTC')
-                ON CONFLICT (code, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-                RETURNING id
-                """,
-                ids.new_event_id(), type_id, code, version,
-                record._name if record else None, record.id if record else None,
-                company_id, payload_lib.dumps(payload), idempotency_key or None,
-                correlation_id, causation_id, uid, uid,
-            )
+        cr = self.env.cr
+        query = SQL(
+            """
+            INSERT INTO saas_workflow_event
+                (public_id, event_type_id, code, version, occurred_at, res_model, res_id,
+                 company_id, payload, idempotency_key, correlation_id, causation_id,
+                 state, routed, create_uid, write_uid, create_date, write_date)
+            VALUES (%s, %s, %s, %s, now() AT TIME ZONE 'UTC', %s, %s, %s, %s, %s, %s, %s,
+                    'pending', false, %s, %s, now() AT TIME ZONE 'UTC',
+                    now() AT TIME ZONE 'UTC')
+            ON CONFLICT (code, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+            RETURNING id
+            """,
+            ids.new_event_id(), type_id, code, version,
+            record._name if record else None, record.id if record else None,
+            company_id, payload_lib.dumps(payload), idempotency_key or None,
+            correlation_id, causation_id, uid, uid,
         )
-        row = self.env.cr.fetchone()
+        if not idempotency_key:
+            cr.execute(query)
+            self._wake_dispatcher_on_commit()
+            return self.sudo().browse(cr.fetchone()[0])
+        try:
+            with cr.savepoint(flush=False):
+                cr.execute(query, log_exceptions=False)
+                row = cr.fetchone()
+        except psycopg2.errors.SerializationFailure:
+            # A concurrent transaction committed the same (code, key) after this
+            # transaction's snapshot was taken: that event is the one.
+            return self._concurrent_duplicate(code, idempotency_key)
         if row:
             self._wake_dispatcher_on_commit()
             return self.sudo().browse(row[0])
-        self.env.cr.execute(
+        cr.execute(
             "SELECT id FROM saas_workflow_event WHERE code = %s AND idempotency_key = %s",
             (code, idempotency_key),
         )
-        return self.sudo().browse(self.env.cr.fetchone()[0])
+        found = cr.fetchone()
+        if not found:
+            # Committed concurrently under read committed, invisible to the SELECT's snapshot
+            # only in repeatable read: fall back to a fresh snapshot.
+            return self._concurrent_duplicate(code, idempotency_key)
+        return self.sudo().browse(found[0])
+
+    @api.model
+    def _concurrent_duplicate(self, code, idempotency_key):
+        """The event a concurrent transaction committed for ``(code, idempotency_key)``.
+
+        It is read through a new cursor, as this transaction's snapshot cannot see
+        it; the returned record carries its identifying fields in cache.
+        """
+        cols = ["id", "public_id", "code", "version", "state", "res_model", "res_id",
+                "idempotency_key", "correlation_id"]
+        with self.env.registry.cursor() as other_cr:
+            other_cr.execute(
+                SQL(
+                    "SELECT %s FROM saas_workflow_event WHERE code = %s AND idempotency_key = %s",
+                    SQL(", ").join(SQL.identifier(col) for col in cols),
+                    code,
+                    idempotency_key,
+                )
+            )
+            values = other_cr.fetchone()
+        if not values:
+            raise UserError(
+                self.env._(
+                    "Event %(code)s with key %(key)s was emitted concurrently and could not be "
+                    "read back; retry the operation.",
+                    code=code,
+                    key=idempotency_key,
+                )
+            )
+        event = self.sudo().browse(values[0])
+        for col, value in zip(cols[1:], values[1:]):
+            self.env.cache.update(event, self._fields[col], [value])
+        return event
 
     @api.model
     def _default_payload(self, record):
@@ -222,7 +275,7 @@ class SaasWorkflowEvent(models.Model):
                 except AccessError:
                     allowed = False
             event.payload_preview = (
-                tools.json.dumps(event.sudo().payload, indent=2, sort_keys=True, ensure_ascii=False)
+                json.dumps(event.sudo().payload, indent=2, sort_keys=True, ensure_ascii=False)
                 if allowed
                 else self.env._("(hidden: you may not read the source record)")
             )
@@ -321,4 +374,5 @@ class SaasWorkflowEvent(models.Model):
 
     def _cron_retention(self):
         while self._gc_done_events() >= 10000:
-            self.env.cr.commit()
+            # Cron: commit each deleted chunk so a large backlog never holds one huge transaction.
+            self.env.cr.commit()  # pylint: disable=invalid-commit

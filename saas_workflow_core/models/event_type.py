@@ -1,3 +1,4 @@
+import json
 import logging
 
 from odoo import api, fields, models, tools
@@ -34,11 +35,12 @@ class SaasWorkflowEventType(models.Model):
         default=1, required=True, tracking=True, help="Major version of the payload schema."
     )
     payload_schema = fields.Json(
+        string="Payload JSON Schema",
         compute="_compute_payload_schema",
         help="JSON schema of the payload, generated from the registered pydantic model.",
     )
     payload_schema_text = fields.Text(compute="_compute_payload_schema", string="Payload Schema")
-    owner_id = fields.Many2one("res.users", string="Owner", tracking=True)
+    owner_id = fields.Many2one("res.users", tracking=True)
     active = fields.Boolean(default=True, tracking=True)
     source_model = fields.Char(
         help="Model whose changes emit this event. Standard events of a model that is not "
@@ -76,7 +78,7 @@ class SaasWorkflowEventType(models.Model):
             schema = schemas.json_schema(etype.code or "", etype.version or 1)
             etype.payload_schema = schema
             etype.payload_schema_text = (
-                tools.json.dumps(schema, indent=2, sort_keys=True) if schema else False
+                json.dumps(schema, indent=2, sort_keys=True) if schema else False
             )
 
     @api.depends("source_model")
@@ -112,6 +114,7 @@ class SaasWorkflowEventType(models.Model):
     @api.model
     @tools.ormcache("code")
     def _lookup(self, code):
+        self.flush_model(["code", "version", "active", "source_model"])
         self.env.cr.execute(
             "SELECT id, version, active, source_model FROM saas_workflow_event_type WHERE code = %s",
             (code,),

@@ -34,10 +34,14 @@ class SaasWorkflowSubscription(models.Model):
         "saas.workflow", ondelete="restrict", tracking=True, check_company=True, index=True
     )
     owner_id = fields.Many2one(
-        "res.users", default=lambda self: self.env.user, tracking=True, string="Owner"
+        "res.users", default=lambda self: self.env.user, tracking=True
     )
     company_id = fields.Many2one(
         "res.company",
+        compute="_compute_company_id",
+        store=True,
+        readonly=False,
+        precompute=True,
         tracking=True,
         help="Only events of this company are routed here. Empty: every company.",
     )
@@ -94,6 +98,11 @@ class SaasWorkflowSubscription(models.Model):
     delivery_count = fields.Integer(compute="_compute_delivery_stats")
     dead_count = fields.Integer(compute="_compute_delivery_stats")
     success_rate = fields.Float(compute="_compute_delivery_stats", string="Success Rate (%)")
+
+    @api.depends("workflow_id")
+    def _compute_company_id(self):
+        for sub in self:
+            sub.company_id = sub.company_id or sub.workflow_id.company_id
 
     @api.depends("event_type_ids.source_model")
     def _compute_filter_model(self):

@@ -17,7 +17,6 @@ class SaasWorkflow(models.Model):
     active = fields.Boolean(default=True, tracking=True)
     owner_id = fields.Many2one(
         "res.users",
-        string="Owner",
         required=True,
         default=lambda self: self.env.user,
         tracking=True,

@@ -90,6 +90,11 @@ def post(
     start = time.monotonic()
     result = Result()
     try:
+        # Refuse literal private targets before anything else sees the request; the
+        # adapter checks again, and vets every address it connects to.
+        guard = getattr(session.get_adapter(url), "guard", None)
+        if guard is not None:
+            guard.check_url(url)
         request = requests.Request("POST", url, data=body, headers=headers).prepare()
         # The adapter reads the timeout from the prepared request (see GuardedHTTPAdapter.send).
         request.saas_timeout = (connect_timeout, read_timeout)

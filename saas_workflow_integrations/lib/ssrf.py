@@ -129,7 +129,9 @@ class AddressGuard:
 
     def __init__(self, allowlist=None, resolver=None):
         self.allowlist = allowlist if allowlist is not None else Allowlist()
-        self.resolver = resolver or socket.getaddrinfo
+        # ``None``: the system resolver, looked up at each call (a long-lived
+        # session then follows changes of the resolver, as a fresh one would).
+        self.resolver = resolver
 
     def vet_address(self, host, address):
         """Raise :class:`BlockedAddressError` if ``address`` (resolved from ``host``) is refused."""
@@ -150,7 +152,7 @@ class AddressGuard:
             fam = socket.AF_INET6 if literal.version == 6 else socket.AF_INET
             return [(fam, (str(literal), port))]
         try:
-            infos = self.resolver(host, port, family, socket.SOCK_STREAM)
+            infos = (self.resolver or socket.getaddrinfo)(host, port, family, socket.SOCK_STREAM)
         except socket.gaierror as exc:
             raise OSError(f"cannot resolve {host}: {exc}") from exc
         allowed, first_error = [], None

@@ -36,8 +36,8 @@ class _Handler(BaseHTTPRequestHandler):
         status, headers, payload = 200, {}, b'{"ok":true}'
         if behaviour == "error":
             status, payload = 500, b"internal error"
-        elif behaviour == "429":
-            status, headers = 429, {"Retry-After": str(server.retry_after)}
+        elif behaviour in ("429", "503"):
+            status, headers = int(behaviour), {"Retry-After": str(server.retry_after)}
         elif behaviour == "gone":
             status = 410
         elif behaviour == "redirect":

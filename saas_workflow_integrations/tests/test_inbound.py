@@ -71,6 +71,12 @@ class TestInboundWebhook(HttpCase):
         self.env["saas.workflow.delivery"]._dispatch(limit=100)
         message.invalidate_recordset()
         self.assertEqual(message.state, "done")
+        # Processed by the core dispatcher, through the inbound subscription.
+        delivery = message.event_id.delivery_ids
+        self.assertEqual(
+            delivery.subscription_id, self.env.ref("saas_workflow_integrations.subscription_inbound_process")
+        )
+        self.assertEqual((delivery.state, delivery.attempt_count), ("done", 1))
         result = message.result_event_id
         self.assertEqual(result.code, "test.inbound.order_paid")
         self.assertEqual(result.payload["data"]["amount"], "99.90")
@@ -108,6 +114,12 @@ class TestInboundWebhook(HttpCase):
         self.assertEqual(second.status_code, 200)
         self.assertEqual(second.json()["status"], "duplicate")
         self.assertEqual(self.counts(), (before[0] + 1, before[1] + 1))
+        self.env["saas.workflow.delivery"]._dispatch(limit=100)
+        third = self.post(body, msg_id="msg_dup")
+        self.assertEqual((third.status_code, third.json()["status"]), (200, "duplicate"))
+        self.env["saas.workflow.delivery"]._dispatch(limit=100)
+        processed = self.env["saas.workflow.event"].search([("code", "=", "test.inbound.order_paid")])
+        self.assertEqual(len(processed), 1, "a replayed webhook-id is processed once")
 
     def test_oversized_body_rejected(self):
         before = self.counts()
@@ -193,6 +205,20 @@ class TestInboundWebhook(HttpCase):
         self.env.invalidate_all()
         self.assertNotEqual(message.body_size, 424242, "the handler's first write was rolled back")
         self.assertEqual(self.env.company.name, company_name)
+        self.assertTrue(delivery.next_attempt_at)
+        # Once the action is fixed, the retry processes the message (once).
+        action.code = "record.write({'body_size': 4242})"
+        self.env.cr.execute(
+            "UPDATE saas_workflow_delivery SET next_attempt_at = now() AT TIME ZONE 'UTC' "
+            "- interval '1 second' WHERE id = %s",
+            (delivery.id,),
+        )
+        self.env.invalidate_all()
+        self.env["saas.workflow.delivery"]._dispatch(limit=100)
+        self.env.invalidate_all()
+        self.assertEqual((delivery.state, delivery.attempt_count), ("done", 2))
+        self.assertEqual(message.body_size, 4242)
+        self.assertEqual(message.write_uid, self.tech_user, "the action ran as the technical user")
 
     def test_administrator_cannot_be_technical_user(self):
         with self.assertRaises(ValidationError):

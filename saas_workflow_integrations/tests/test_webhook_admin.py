@@ -26,9 +26,34 @@ class TestWebhookAdmin(WebhookCase):
         self.assertFalse(self.env["saas.webhook.secret.wizard"].search_count([("secret", "=", secret)]))
         # A never-shown secret is replaced without overlap; a shown one is kept for the overlap.
         self.assertFalse(endpoint.sudo().previous_secret)
-        endpoint.action_rotate_secret()
+        second = endpoint.action_rotate_secret()["context"]["default_secret"]
         self.assertEqual(endpoint.sudo().previous_secret, secret)
         self.assertTrue(endpoint.previous_secret_valid_until)
+        # Neither secret ever reaches the chatter (tracking or rotation notes).
+        bodies = " ".join(endpoint.message_ids.mapped(lambda m: str(m.body)))
+        tracked = " ".join(
+            str(value) for value in endpoint.message_ids.tracking_value_ids.mapped(
+                lambda t: (t.old_value_char, t.new_value_char)
+            )
+        )
+        self.assertIn("rotated", bodies)
+        for value in (secret, second, secret[6:], second[6:]):
+            self.assertNotIn(value, bodies)
+            self.assertNotIn(value, tracked)
+
+    def test_inbound_secret_only_for_administrators(self):
+        tech = new_test_user(self.env, login="tech_hook", groups="base.group_user")
+        source = self.env["saas.webhook.inbound.source"].create({
+            "name": "Src", "code": "src_admin", "technical_user_id": tech.id,
+            "process_mode": "event", "event_type_id": self.event_type.id,
+        })
+        self.assertTrue(source.sudo().secret.startswith("whsec_"))
+        for user in (self.owner, tech):
+            with self.subTest(user=user.login), self.assertRaises(AccessError):
+                source.with_user(user).read(["secret"])
+        self.assertTrue(source.with_user(self.owner).has_secret)
+        with self.assertRaises(AccessError):
+            source.with_user(self.owner).action_rotate_secret()
 
     def test_endpoint_is_a_webhook_subscription(self):
         endpoint = self.make_endpoint()

@@ -1,4 +1,6 @@
 import json
+import socket
+from unittest.mock import patch
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
@@ -104,17 +106,50 @@ class TestWebhookDelivery(WebhookCase):
         self.assertEqual(delivery.state, "failed")
         self.assertIn("connection error", delivery.webhook_attempt_ids[0].error)
 
-    def test_429_honours_retry_after(self):
+    def test_429_and_503_honour_retry_after_within_bounds(self):
         endpoint = self.make_endpoint()
-        self.receiver.set("429", retry_after=600)
+        for behaviour, asked, expected in (("429", 600, 600), ("503", 120, 120), ("429", 10**9, 86400)):
+            with self.subTest(behaviour=behaviour, asked=asked):
+                self.receiver.set(behaviour, retry_after=asked)
+                event = self.emit()
+                self.dispatch()
+                delivery = self.delivery_of(event, endpoint)
+                self.assertEqual(delivery.state, "failed")
+                self.assertEqual(delivery.webhook_attempt_ids.status_code, int(behaviour))
+                wait = (delivery.next_attempt_at - delivery.last_attempt_at).total_seconds()
+                # The first retry of the schedule is immediate: the wait is the receiver's,
+                # capped at one day.
+                self.assertGreater(wait, expected - 10)
+                self.assertLess(wait, expected + 10)
+
+    def test_retry_schedule_has_jitter(self):
+        ICP = self.env["ir.config_parameter"].sudo()
+        ICP.set_param("saas_workflow_integrations.breaker_min_requests", 1000)
+        endpoint = self.make_endpoint()
+        self.receiver.set("error")
+        events = [self.emit() for _i in range(8)]
+        self.dispatch()  # first attempts fail; the first retry is immediate
+        self.dispatch()  # second attempts fail; the next retry comes after 5 s ± 20 %
+        waits = []
+        for event in events:
+            delivery = self.delivery_of(event, endpoint)
+            self.assertEqual((delivery.state, delivery.attempt_count), ("failed", 2))
+            waits.append((delivery.next_attempt_at - delivery.last_attempt_at).total_seconds())
+        for wait in waits:
+            self.assertGreaterEqual(wait, 3.5)
+            self.assertLessEqual(wait, 6.5)
+        self.assertGreater(len({round(w, 3) for w in waits}), 1, "retries of one schedule are spread")
+
+    def test_slow_receiver_within_timeout_is_a_success(self):
+        endpoint = self.make_endpoint(read_timeout=3.0)
+        self.receiver.set("slow", delay=0.6)
         event = self.emit()
         self.dispatch()
         delivery = self.delivery_of(event, endpoint)
-        self.assertEqual(delivery.state, "failed")
-        wait = (delivery.next_attempt_at - delivery.last_attempt_at).total_seconds()
-        # First retry of the schedule is immediate; the receiver asked for 600 s.
-        self.assertGreater(wait, 590)
-        self.assertLess(wait, 620)
+        self.assertEqual(delivery.state, "done")
+        attempt = delivery.webhook_attempt_ids
+        self.assertEqual((attempt.outcome, attempt.status_code), ("success", 200))
+        self.assertGreaterEqual(attempt.latency_ms, 600)
 
     def test_410_disables_endpoint(self):
         endpoint = self.make_endpoint()
@@ -258,6 +293,56 @@ class TestWebhookDelivery(WebhookCase):
         self.assertFalse(attempt.called)
         self.assertIn("loopback", attempt.error)
 
+    def test_connected_address_is_vetted_not_only_the_url(self):
+        """DNS rebinding: the name resolves to an allowed address when the URL is checked and to
+        a refused one when the connection is made; the connection is never opened."""
+        self.env["ir.config_parameter"].sudo().set_param(
+            "saas_workflow_integrations.ssrf_allowlist", "127.0.0.1/32"
+        )
+        port = self.receiver.server.server_port
+        endpoint = self.make_endpoint(url=f"http://localhost:{port}/hook")
+        real_getaddrinfo = socket.getaddrinfo
+        answers = []
+
+        def rebinding_dns(host, *args, **kwargs):
+            if host != "localhost":
+                return real_getaddrinfo(host, *args, **kwargs)
+            address = "127.0.0.1" if not answers else "127.0.0.2"
+            answers.append(address)
+            return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, args[0]))]
+
+        with patch.object(socket, "getaddrinfo", rebinding_dns):
+            event = self.emit()
+            self.dispatch()
+        self.assertEqual(answers[:2], ["127.0.0.1", "127.0.0.2"], "checked before sending, then at connect")
+        self.assertEqual(self.receiver.hits, [])
+        delivery = self.delivery_of(event, endpoint)
+        self.assertEqual(delivery.state, "dead")
+        attempt = delivery.webhook_attempt_ids
+        self.assertEqual(attempt.outcome, "blocked")
+        self.assertFalse(attempt.called)
+        self.assertIn("127.0.0.2", attempt.error)
+        # With an honest answer the same endpoint is delivered through the vetted address.
+        self.emit()
+        self.dispatch()
+        self.assertEqual(len(self.receiver.hits), 1)
+        self.assertEqual(self.receiver.hits[0]["headers"]["Host"], f"localhost:{port}")
+
+    def test_private_ranges_refused_at_delivery_too(self):
+        """An endpoint saved while its network was allowlisted is refused once it is not."""
+        self.env["ir.config_parameter"].sudo().set_param(
+            "saas_workflow_integrations.ssrf_allowlist", "127.0.0.0/8, 10.0.0.0/8"
+        )
+        endpoint = self.make_endpoint(url="http://10.255.255.1:9/hook", connect_timeout=0.5)
+        self.env["ir.config_parameter"].sudo().set_param(
+            "saas_workflow_integrations.ssrf_allowlist", "127.0.0.0/8"
+        )
+        event = self.emit()
+        self.dispatch()
+        attempt = self.delivery_of(event, endpoint).webhook_attempt_ids
+        self.assertEqual(attempt.outcome, "blocked")
+        self.assertIn("private", attempt.error)
+
     def test_thin_payload_and_pinned_mapping(self):
         thin = self.make_endpoint(name="thin", payload_mode="thin")
         mapping = self.env["saas.integration.mapping"].create({
@@ -281,6 +366,21 @@ class TestWebhookDelivery(WebhookCase):
         self.assertNotIn("amount", bodies["thin"]["data"])
         self.assertEqual(bodies["thin"]["data"]["event_id"], event.public_id)
         self.assertEqual(bodies["mapped"]["data"], {"total": "10.00", "ref": {"id": self.partner.id}})
-        # A new mapping version does not change what the pinned endpoint receives.
-        mapping.action_new_version()
-        self.assertEqual(mapped.mapping_id, mapping)
+        # A new version with other names does not change what the pinned endpoint receives.
+        action = mapping.action_new_version()
+        v2 = self.env["saas.integration.mapping"].browse(action["res_id"])
+        self.assertEqual((v2.code, v2.version), ("recv", 2))
+        v2.line_ids.filtered(lambda line: line.canonical_field == "amount").external_name = "amountTotal"
+        on_v2 = self.make_endpoint(name="on v2", mapping_id=v2.id)
+        self.receiver.hits.clear()
+        self.emit({"amount": "11.00"})
+        self.dispatch()
+        received = {}
+        for hit in self.receiver.hits:
+            for endpoint in (mapped, on_v2):
+                try:
+                    received[endpoint.name] = Webhook(endpoint.sudo().secret).verify(hit["body"], hit["headers"])
+                except WebhookVerificationError:
+                    continue
+        self.assertEqual(received["mapped"]["data"], {"total": "11.00", "ref": {"id": self.partner.id}})
+        self.assertEqual(received["on v2"]["data"], {"amountTotal": "11.00", "ref": {"id": self.partner.id}})

@@ -1,0 +1,8 @@
+from . import (
+    test_ai_classification,
+    test_ai_failures,
+    test_ai_local,
+    test_ai_review,
+    test_anomaly,
+    test_sla,
+)

@@ -1,0 +1,155 @@
+from odoo.tests import TransactionCase
+
+from .fake_openai_server import FakeOpenAIServer
+
+
+class AiCase(TransactionCase):
+    """A project.task classification profile against a real loopback OpenAI-compatible server."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.server = FakeOpenAIServer().start()
+        cls.addClassCleanup(cls.server.stop)
+        cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
+        cls.company = cls.env.company
+        cls.company.saas_ai_allow_external = True
+        cls.reviewer = cls.env["res.users"].create(
+            {
+                "name": "Rita Reviewer",
+                "login": "ai_reviewer",
+                "email": "rita@example.com",
+                "groups_id": [
+                    (6, 0, [cls.env.ref("base.group_user").id,
+                            cls.env.ref("saas_workflow_ai.group_ai_user").id,
+                            cls.env.ref("project.group_project_user").id])
+                ],
+            }
+        )
+        cls.manager = cls.env["res.users"].create(
+            {
+                "name": "Max Manager",
+                "login": "ai_manager",
+                "groups_id": [
+                    (6, 0, [cls.env.ref("base.group_user").id,
+                            cls.env.ref("saas_workflow_ai.group_ai_manager").id,
+                            cls.env.ref("project.group_project_manager").id])
+                ],
+            }
+        )
+        cls.project = cls.env["project.project"].create({"name": "Support"})
+        Tag = cls.env["project.tags"]
+        cls.tag_billing = Tag.create({"name": "AI Billing"})
+        cls.tag_technical = Tag.create({"name": "AI Technical"})
+        cls.tag_account = Tag.create({"name": "AI Account"})
+        cls.provider = cls.env["saas.ai.provider"].create(
+            {
+                "name": "Loopback LLM",
+                "provider_type": "openai",
+                "base_url": cls.server.base_url,
+                "model_name": "fake-model",
+                "api_key_input": "sk-test-secret",
+                "timeout": 2.0,
+                "max_retries": 1,
+                "max_rate_wait": 1.0,
+                "samples": 3,
+            }
+        )
+        cls.profile = cls._make_profile(cls.provider, "Ticket triage")
+
+    @classmethod
+    def _field(cls, model, name):
+        return cls.env["ir.model.fields"]._get(model, name)
+
+    @classmethod
+    def _make_profile(cls, provider, name, mode="auto", threshold=0.8):
+        fname = cls._field("project.task", "name")
+        fdesc = cls._field("project.task", "description")
+        fpartner = cls._field("project.task", "partner_id")
+        tag_ref = "project.tags,%d"
+        return cls.env["saas.ai.profile"].create(
+            {
+                "name": name,
+                "model_id": cls.env["ir.model"]._get_id("project.task"),
+                "provider_id": provider.id,
+                "allow_external": True,
+                "mode": mode,
+                "confidence_threshold": threshold,
+                "filter_domain": "[('project_id', '=', %d)]" % cls.project.id,
+                "allowed_field_ids": [(6, 0, [fname.id, fdesc.id, fpartner.id])],
+                "input_field_ids": [(6, 0, [fname.id, fdesc.id])],
+                "review_user_ids": [(6, 0, cls.reviewer.ids)],
+                "output_ids": [
+                    (
+                        0,
+                        0,
+                        {
+                            "name": "category",
+                            "field_id": cls._field("project.task", "tag_ids").id,
+                            "label_ids": [
+                                (0, 0, {"name": "billing", "value_ref": tag_ref % cls.tag_billing.id}),
+                                (0, 0, {"name": "technical",
+                                        "value_ref": tag_ref % cls.tag_technical.id}),
+                                (0, 0, {"name": "account", "value_ref": tag_ref % cls.tag_account.id}),
+                            ],
+                        },
+                    ),
+                    (
+                        0,
+                        0,
+                        {
+                            "name": "priority",
+                            "field_id": cls._field("project.task", "priority").id,
+                            "label_ids": [
+                                (0, 0, {"name": "normal", "value_char": "0"}),
+                                (0, 0, {"name": "urgent", "value_char": "1"}),
+                            ],
+                        },
+                    ),
+                ],
+            }
+        )
+
+    def setUp(self):
+        super().setUp()
+        self.server.reset()
+        self.server.logprobs = "on"
+
+    # ------------------------------------------------------------------ helpers
+    def _task(self, name, description="", **vals):
+        return self.env["project.task"].create(
+            dict({"name": name, "description": description, "project_id": self.project.id}, **vals)
+        )
+
+    def _dispatch(self):
+        return self.env["saas.workflow.delivery"]._dispatch()
+
+    def _decision(self, task, profile=None):
+        return self.env["saas.ai.decision"].search(
+            [
+                ("res_model", "=", "project.task"),
+                ("res_id", "=", task.id),
+                ("profile_id", "=", (profile or self.profile).id),
+            ],
+            order="id desc",
+            limit=1,
+        )
+
+    def _events(self, code, task):
+        return self.env["saas.workflow.event"].search(
+            [("code", "=", code), ("res_model", "=", "project.task"), ("res_id", "=", task.id)]
+        )
+
+    def _review_activities(self, decision):
+        return decision.activity_ids.filtered(
+            lambda a: a.activity_type_id == self.env.ref("saas_workflow_ai.mail_activity_ai_review")
+        )
+
+    def _sent_texts(self):
+        """User messages actually received by the server."""
+        return [
+            m["content"]
+            for body in self.server.bodies()
+            for m in body["messages"]
+            if m["role"] == "user"
+        ]

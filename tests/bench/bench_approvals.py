@@ -1,0 +1,269 @@
+"""Approval benchmark: guarded actions and the escalation sweep, against real Odoo.
+
+Measured in one run:
+
+1. reference: ``purchase.order.button_confirm`` on N orders that no policy
+   guards (the cost of the action itself);
+2. N guarded ``button_confirm`` calls on orders a policy matches: each one
+   creates an approval request, its steps, the approvers' mail activities,
+   chatter logs and an ``approval.requested`` event, and is stopped (target:
+   1,000 in < 10 s);
+3. the escalation sweep (``saas.approval.request.step._escalate_due`` in
+   batches of 500, one commit per batch as the cron runner does) over M overdue
+   pending steps whose policy reassigns them to an escalation approver (target:
+   10,000 in < 30 s). The M pending requests are built beforehand through the
+   same guard on company contacts (``res.partner.action_archive``), which is
+   cheaper to set up than M purchase orders; that set-up is timed but is not
+   part of the target.
+
+Usage::
+
+    /opt/odoo18-venv/bin/python tests/bench/bench_approvals.py [--db NAME] [--orders 1000]
+        [--steps 10000] [--keep]
+
+Without ``--db`` a database is created from scratch (``purchase`` and
+``saas_workflow_approvals`` installed without demo data) and dropped at the end
+unless ``--keep``. With ``--db`` an existing database that has ``purchase`` is
+used (``saas_workflow_approvals`` is installed when missing); the benchmark
+archives the policies it finds for the guarded actions it measures, creates its
+own users, policies and records, and archives its policies at the end.
+"""
+
+import argparse
+import datetime
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ODOO_HOME = os.environ.get("ODOO_HOME", "/opt/odoo18")
+sys.path.insert(0, ODOO_HOME)
+
+ROOT = Path(__file__).resolve().parents[2]
+ADDONS = f"{ODOO_HOME}/odoo/addons,{ROOT}"
+DB_ARGS = ["--db_host=localhost", "--db_port=5432", "--db_user=odoo", "--db_password=odoo"]
+MODULE = "saas_workflow_approvals"
+BATCH = 500
+
+
+def _psql(sql, db="postgres"):
+    env = dict(os.environ, PGPASSWORD="odoo")
+    return subprocess.run(
+        ["psql", "-h", "localhost", "-U", "odoo", "-d", db, "-tAc", sql],
+        capture_output=True, text=True, env=env, check=False,
+    ).stdout.strip()
+
+
+def _install(db, modules):
+    print(f"installing {modules} in database {db} ...", flush=True)
+    subprocess.run(
+        [sys.executable, f"{ODOO_HOME}/odoo-bin", f"--addons-path={ADDONS}", *DB_ARGS, "-d", db,
+         "-i", modules, "--stop-after-init", "--without-demo=all", "--no-http",
+         "--max-cron-threads=0", "--log-level=warn"],
+        check=True,
+    )
+
+
+def _prepare_db(db, create):
+    exists = _psql(f"SELECT 1 FROM pg_database WHERE datname = '{db}'") == "1"
+    if create:
+        if exists:
+            raise SystemExit(f"database {db} already exists: pass it with --db to reuse it")
+        _install(db, f"purchase,{MODULE}")
+        return
+    if not exists:
+        raise SystemExit(f"database {db} does not exist (omit --db to create one)")
+    if _psql("SELECT state FROM ir_module_module WHERE name = 'purchase'", db) != "installed":
+        raise SystemExit(f"database {db} has no purchase module")
+    if _psql(f"SELECT state FROM ir_module_module WHERE name = '{MODULE}'", db) != "installed":
+        _install(db, MODULE)
+
+
+def _drop_db(db):
+    env = dict(os.environ, PGPASSWORD="odoo")
+    subprocess.run(["dropdb", "-h", "localhost", "-U", "odoo", "--if-exists", db], env=env,
+                   check=False)
+
+
+def _registry(db):
+    import odoo  # noqa: PLC0415
+
+    odoo.tools.config.parse_config(
+        [f"--addons-path={ADDONS}", *DB_ARGS, "-d", db, "--log-level=warn",
+         "--max-cron-threads=0"]
+    )
+    from odoo.modules.registry import Registry  # noqa: PLC0415
+
+    return odoo, Registry(db)
+
+
+def _user(env, login, groups):
+    user = env["res.users"].with_context(active_test=False).search([("login", "=", login)])
+    if user:
+        user.active = True
+        return user
+    return env["res.users"].with_context(no_reset_password=True).create({
+        "name": login.replace("_", " ").title(),
+        "login": login,
+        "email": f"{login}@example.com",
+        "groups_id": [(6, 0, [env.ref(g).id for g in groups])],
+    })
+
+
+def _setup(odoo, registry, orders):
+    """Users, the two policies and 2 x ``orders`` draft purchase orders."""
+    with registry.cursor() as cr:
+        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {"tracking_disable": True})
+        Policy = env["saas.approval.policy"].with_context(active_test=False)
+        Policy.search([("model_name", "in", ("purchase.order", "res.partner"))]).write(
+            {"active": False})
+        tag = time.strftime("%H%M%S")
+        buyer = _user(env, "bench_buyer", ["base.group_user", "purchase.group_purchase_user",
+                                           "base.group_partner_manager"])
+        approvers = [_user(env, f"bench_approver_{i}", ["base.group_user"]) for i in range(3)]
+        boss = _user(env, "bench_escalation", ["base.group_user"])
+        Policy.create({
+            "name": f"bench purchase {tag}",
+            "model_id": env["ir.model"]._get_id("purchase.order"),
+            "method_name": "button_confirm",
+            "filter_domain": "[('state', 'in', ('draft', 'sent'))]",
+            "amount_field_id": env["ir.model.fields"]._get("purchase.order", "amount_total").id,
+            "amount_threshold": 1000.0,
+            "company_id": False,
+            "step_ids": [(0, 0, {"name": "Managers", "approver_type": "users", "quorum": "any",
+                                 "user_ids": [(6, 0, [a.id for a in approvers])],
+                                 "timeout_hours": 48})],
+        })
+        Policy.create({
+            "name": f"bench partners {tag}",
+            "model_id": env["ir.model"]._get_id("res.partner"),
+            "method_name": "action_archive",
+            "filter_domain": "[('is_company', '=', True), ('ref', '=like', 'BENCH%')]",
+            "company_id": False,
+            "step_ids": [(0, 0, {"name": "Controller", "approver_type": "users",
+                                 "user_ids": [(6, 0, [approvers[0].id])],
+                                 "timeout_hours": 4, "escalation_action": "reassign",
+                                 "escalation_user_id": boss.id})],
+        })
+        vendor = env["res.partner"].create({"name": f"Bench vendor {tag}", "is_company": True})
+        product = env["product.product"].create({
+            "name": f"Bench item {tag}", "type": "consu", "supplier_taxes_id": [(6, 0, [])]})
+
+        def make(price):
+            return env["purchase.order"].with_user(buyer).create([
+                {"partner_id": vendor.id,
+                 "order_line": [(0, 0, {"product_id": product.id, "product_qty": 1,
+                                        "price_unit": price})]}
+                for _i in range(orders)
+            ]).ids
+
+        small, large = make(500.0), make(5000.0)
+        return buyer.id, small, large
+
+
+def _timed_confirm(odoo, registry, uid, ids):
+    with registry.cursor() as cr:
+        env = odoo.api.Environment(cr, uid, {})
+        orders = env["purchase.order"].browse(ids)
+        orders.fetch(["state"])
+        start = time.perf_counter()
+        for order in orders:
+            order.button_confirm()
+        env.flush_all()
+        elapsed = time.perf_counter() - start
+        states = {}
+        for order in orders:
+            states[order.state] = states.get(order.state, 0) + 1
+        requests = env["saas.approval.request"].sudo().search_count(
+            [("res_model", "=", "purchase.order"), ("res_id", "in", ids)])
+        activities = env["mail.activity"].sudo().search_count(
+            [("res_model", "=", "purchase.order"), ("res_id", "in", ids),
+             ("saas_approval_step_id", "!=", False)])
+        return elapsed, states, requests, activities
+
+
+def _make_pending_steps(odoo, registry, uid, count):
+    """``count`` pending steps, created through the guard in committed batches."""
+    start = time.perf_counter()
+    done = 0
+    tag = time.strftime("%H%M%S")
+    while done < count:
+        size = min(BATCH, count - done)
+        with registry.cursor() as cr:
+            env = odoo.api.Environment(cr, uid, {"tracking_disable": True})
+            partners = env["res.partner"].create([
+                {"name": f"Bench company {tag}-{done + i}", "is_company": True,
+                 "ref": f"BENCH{tag}{done + i}"}
+                for i in range(size)
+            ])
+            for partner in partners:
+                partner.action_archive()
+        done += size
+    return time.perf_counter() - start
+
+
+def _sweep(odoo, registry):
+    """Run the escalation sweep as the cron runner does, 4 h 1 min in the future."""
+    now = datetime.datetime.utcnow().replace(microsecond=0) + datetime.timedelta(hours=4,
+                                                                                 minutes=1)
+    total, batches = 0, 0
+    start = time.perf_counter()
+    while True:
+        with registry.cursor() as cr:
+            env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+            processed, remaining = env["saas.approval.request.step"]._escalate_due(
+                limit=BATCH, now=now)
+        total += processed
+        batches += int(bool(processed))
+        if not processed or not remaining:
+            break
+    return time.perf_counter() - start, total, batches
+
+
+def _teardown(odoo, registry):
+    with registry.cursor() as cr:
+        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+        env["saas.approval.policy"].search([("name", "=like", "bench %")]).write(
+            {"active": False})
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--db", help="existing database with purchase installed")
+    parser.add_argument("--orders", type=int, default=1000)
+    parser.add_argument("--steps", type=int, default=10000)
+    parser.add_argument("--keep", action="store_true", help="keep the database it creates")
+    args = parser.parse_args()
+    db = args.db or f"bench_approvals_{os.getpid()}"
+    _prepare_db(db, create=not args.db)
+    try:
+        odoo, registry = _registry(db)
+        t0 = time.perf_counter()
+        uid, small, large = _setup(odoo, registry, args.orders)
+        print(f"set-up: {2 * args.orders} purchase orders in {time.perf_counter() - t0:.1f} s")
+
+        elapsed, states, _req, _act = _timed_confirm(odoo, registry, uid, small)
+        print(f"[reference] {len(small)} button_confirm, no policy matches: {elapsed:.2f} s "
+              f"({len(small) / elapsed:.0f}/s), states {states}")
+        elapsed, states, requests, activities = _timed_confirm(odoo, registry, uid, large)
+        verdict = "OK" if elapsed < 10 else "over target"
+        print(f"[guarded]   {len(large)} button_confirm stopped for approval: {elapsed:.2f} s "
+              f"({len(large) / elapsed:.0f}/s), states {states}, {requests} requests, "
+              f"{activities} activities  [target < 10 s: {verdict}]")
+
+        setup = _make_pending_steps(odoo, registry, uid, args.steps)
+        print(f"set-up: {args.steps} pending requests through the guard in {setup:.1f} s "
+              f"({args.steps / setup:.0f}/s)")
+        elapsed, total, batches = _sweep(odoo, registry)
+        verdict = "OK" if elapsed < 30 else "over target"
+        print(f"[sweep]     {total} overdue steps escalated (reassign) in {batches} batches: "
+              f"{elapsed:.2f} s ({total / elapsed:.0f}/s)  [target < 30 s: {verdict}]")
+        _teardown(odoo, registry)
+    finally:
+        if not args.db and not args.keep:
+            _drop_db(db)
+
+
+if __name__ == "__main__":
+    main()
