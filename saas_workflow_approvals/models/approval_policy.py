@@ -124,6 +124,12 @@ class SaasApprovalPolicy(models.Model):
         help="Run the guarded action automatically, as the requester, when the request is "
         "approved.",
     )
+    email_approvers = fields.Boolean(
+        string="Email approvers",
+        default=True,
+        help="Send the standard activity assignment email to each approver. Without it, "
+        "approvers see the activity in their activity menu and in My approvals only.",
+    )
     step_ids = fields.One2many("saas.approval.policy.step", "policy_id", string="Steps", copy=True)
     request_ids = fields.One2many("saas.approval.request", "policy_id")
     request_count = fields.Integer(compute="_compute_request_count")
@@ -454,6 +460,7 @@ class SaasApprovalPolicy(models.Model):
             "amount_threshold": self.amount_threshold,
             "allow_same_approver": self.allow_same_approver,
             "execute_on_approval": self.execute_on_approval,
+            "email_approvers": self.email_approvers,
             "steps": [step._snapshot() for step in self.step_ids.sorted("sequence")],
         }
 

@@ -1,4 +1,5 @@
 import logging
+from collections import Counter
 
 from markupsafe import Markup
 
@@ -244,15 +245,17 @@ class SaasApprovalRequestStep(models.Model):
 
     @api.model
     def _activity_type(self):
-        return self.env.ref(APPROVAL_ACTIVITY_XMLID)
+        return self.env["mail.activity.type"].browse(
+            self.env["ir.model.data"]._xmlid_to_res_id(APPROVAL_ACTIVITY_XMLID)
+        )
 
     def _activity_target(self):
         """(model id, res id) holding the activities: the document, else the request."""
         self.ensure_one()
         request = self.request_id
-        record = request._record()
-        if record is not None and "activity_ids" in record._fields:
-            return self.env["ir.model"]._get_id(request.res_model), record.id
+        model = self.env.get(request.res_model)
+        if model is not None and "activity_ids" in model._fields:
+            return self.env["ir.model"]._get_id(request.res_model), request.res_id
         return self.env["ir.model"]._get_id(request._name), request.id
 
     def _activity_vals(self, approver, assignee, deadline_date):
@@ -287,7 +290,7 @@ class SaasApprovalRequestStep(models.Model):
         Delegation = self.env["saas.approval.delegation"]
         delegations = Delegation._load()
         today = fields.Date.context_today(self)
-        activity_vals = []
+        activity_vals = {True: [], False: []}
         maps = {}
         for step in self:
             me = internal(step)
@@ -304,11 +307,22 @@ class SaasApprovalRequestStep(models.Model):
             if policy_id not in maps:
                 maps[policy_id] = dlg.active_map(delegations, today, policy_id)
             deadline_date = deadline.date() if deadline else today
+            email = bool((step.request_id.policy_snapshot or {}).get("email_approvers", True))
             for approver in step.approver_ids:
                 assignee = self.env["res.users"].browse(dlg.resolve(approver.id, maps[policy_id]))
-                activity_vals.append(step._activity_vals(approver, assignee, deadline_date))
-        if activity_vals:
-            internal(self.env["mail.activity"]).create(activity_vals)
+                activity_vals[email].append(step._activity_vals(approver, assignee, deadline_date))
+        self._create_activities(activity_vals[True], email=True)
+        self._create_activities(activity_vals[False], email=False)
+
+    @api.model
+    def _create_activities(self, vals_list, email=True):
+        """Create approval activities; without ``email`` the assignment mail is not sent."""
+        if not vals_list:
+            return self.env["mail.activity"]
+        Activity = internal(self.env["mail.activity"])
+        if not email:
+            Activity = Activity.with_context(mail_activity_quick_update=True)
+        return Activity.create(vals_list)
 
     def _close_activities(self, approver=None):
         activities = internal(self.env["mail.activity"]).search(
@@ -546,10 +560,15 @@ class SaasApprovalRequestStep(models.Model):
         """Apply each step's escalation action once, and record it."""
         Decision = internal(self.env["saas.approval.decision"])
         bot = self.env.ref("base.user_root")
-        decision_vals, activity_vals, logs = [], [], {}
+        decision_vals, logs = [], {}
+        activity_vals = {True: [], False: []}
         rejects, notifications, actions = [], [], {}
         delegations = self.env["saas.approval.delegation"]._load()
         today = fields.Date.context_today(self)
+        reassigned = {}
+        next_checks = {}
+        self.request_id.fetch(["escalation_count", "policy_snapshot", "requester_id", "name",
+                               "res_model", "res_id", "policy_id"])
         for step in self:
             request = step.request_id
             action = step.escalation_action
@@ -561,8 +580,9 @@ class SaasApprovalRequestStep(models.Model):
                 else:
                     mapping = dlg.active_map(delegations, today, request.policy_id.id)
                     assignee = self.env["res.users"].browse(dlg.resolve(target.id, mapping))
-                    step.write({"escalation_user_ids": [(4, target.id)]})
-                    activity_vals.append(step._activity_vals(target, assignee, today))
+                    reassigned.setdefault(target.id, []).append(step.id)
+                    email = bool((request.policy_snapshot or {}).get("email_approvers", True))
+                    activity_vals[email].append(step._activity_vals(target, assignee, today))
                     note = self.env._("Step “%(step)s” of %(req)s timed out and was reassigned to "
                                       "%(user)s.", step=step.name, req=request.name,
                                       user=target.name)
@@ -577,15 +597,11 @@ class SaasApprovalRequestStep(models.Model):
                 note = self.env._("Step “%(step)s” of %(req)s timed out: request rejected "
                                   "automatically.", step=step.name, req=request.name)
             actions[step.id] = action
-            step.write({
-                "escalated_at": now,
-                "was_overdue": True,
-                "next_check_at": escalation.next_check(
-                    step.deadline, step.escalation_action, now, step.reminder_hours,
-                    step.last_reminder_at, step.activated_at,
-                ) or False,
-            })
-            internal(request).write({"escalation_count": request.escalation_count + 1})
+            next_check = escalation.next_check(
+                step.deadline, step.escalation_action, now, step.reminder_hours,
+                step.last_reminder_at, step.activated_at,
+            ) or False
+            next_checks.setdefault(next_check, []).append(step.id)
             decision_vals.append({
                 "request_id": request.id,
                 "step_id": step.id,
@@ -598,9 +614,23 @@ class SaasApprovalRequestStep(models.Model):
                 "response_hours": hours_between(step.activated_at, now),
             })
             logs.setdefault(request.id, []).append(note)
+        Step = internal(self.env["saas.approval.request.step"])
+        for target_id, step_ids in reassigned.items():
+            Step.browse(step_ids).write({"escalation_user_ids": [(4, target_id)]})
+        for next_check, step_ids in next_checks.items():
+            Step.browse(step_ids).write({"escalated_at": now, "was_overdue": True,
+                                         "next_check_at": next_check})
+        counts = {}
+        increments = Counter(step.request_id.id for step in self)
+        for request in self.request_id:
+            counts.setdefault(request.escalation_count + increments[request.id], []).append(
+                request.id)
+        for count, request_ids in counts.items():
+            internal(self.env["saas.approval.request"]).browse(request_ids).write(
+                {"escalation_count": count})
         Decision.create(decision_vals)
-        if activity_vals:
-            internal(self.env["mail.activity"]).create(activity_vals)
+        self._create_activities(activity_vals[True], email=True)
+        self._create_activities(activity_vals[False], email=False)
         requests = self.request_id
         request_logs = {rid: Markup("").join(Markup("<p>%s</p>") % n for n in notes)
                         for rid, notes in logs.items()}

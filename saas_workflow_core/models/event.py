@@ -223,7 +223,10 @@ class SaasWorkflowEvent(models.Model):
 
     @api.model
     def _wake_dispatcher_on_commit(self):
-        """Wake the dispatcher cron once per transaction, right after commit."""
+        """Wake the dispatcher cron once per transaction, right after commit.
+
+        No new wake-up is requested while one is already pending.
+        """
         data = self.env.cr.precommit.data
         if data.get("saas_workflow_wake"):
             return
@@ -231,7 +234,20 @@ class SaasWorkflowEvent(models.Model):
 
         def wake():
             cron = self.env.ref("saas_workflow_core.ir_cron_dispatch", raise_if_not_found=False)
-            if cron:
+            if not cron:
+                return
+            # A wake-up already due and not consumed yet covers this commit too: the
+            # dispatcher runs until no work is left. This saves a trigger row and a
+            # notification transaction per business transaction under load.
+            self.env.cr.execute(
+                """
+                SELECT 1 FROM ir_cron_trigger
+                 WHERE cron_id = %s AND call_at <= clock_timestamp() AT TIME ZONE 'UTC'
+                 LIMIT 1
+                """,
+                (cron.id,),
+            )
+            if not self.env.cr.fetchone():
                 cron.sudo()._trigger()
 
         self.env.cr.precommit.add(wake)

@@ -108,15 +108,23 @@ class TestCommitted(CommittedCase):
         self.assertEqual(self.event_count(public_id=public_id), 0, "gone with the rollback")
 
     def test_outbox_commit_publishes_and_wakes_dispatcher(self):
-        self.count("SELECT 1")
+        triggers = "SELECT count(*) FROM ir_cron_trigger WHERE cron_id = %s"
+        with self.registry.cursor() as cr:
+            cr.execute("DELETE FROM ir_cron_trigger WHERE cron_id = %s", (self.cron_id,))
         with self.env() as env:
             public_id = env["saas.workflow.event"].emit(CODE, payload={"n": 1}).public_id
             self.assertEqual(self.event_count(public_id=public_id), 0)
+            self.assertEqual(self.count(triggers, (self.cron_id,)), 0)
         self.assertEqual(self.event_count(public_id=public_id), 1, "visible once committed")
-        self.assertTrue(
-            self.count("SELECT count(*) FROM ir_cron_trigger WHERE cron_id = %s", (self.cron_id,)),
-            "the dispatcher is woken after commit",
+        self.assertEqual(
+            self.count(triggers, (self.cron_id,)), 1, "the dispatcher is woken after commit"
         )
+        # While that wake-up is pending, later commits need no other one.
+        for i in range(3):
+            with self.env() as env:
+                env["saas.workflow.event"].emit(CODE, payload={"n": i})
+        self.assertEqual(self.count(triggers, (self.cron_id,)), 1)
+        self.assertEqual(self.event_count(), 4)
 
     def test_idempotent_emit_from_two_transactions(self):
         key = f"race-{self.tag}"

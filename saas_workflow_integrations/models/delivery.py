@@ -28,6 +28,9 @@ class SaasWorkflowDelivery(models.Model):
         transaction as the new delivery states.
         """
         pending = new_pending()
+        pending["cache"]["subscription_ids"] = self.subscription_id.filtered(
+            lambda sub: sub.handler_type == "webhook"
+        ).ids
         token = PENDING.set(pending)
         try:
             result = super()._run_claimed()

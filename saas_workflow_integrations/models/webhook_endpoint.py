@@ -24,7 +24,13 @@ PENDING = contextvars.ContextVar("saas_webhook_pending", default=None)
 
 
 def new_pending():
-    return {"attempts": [], "disable": {}}
+    # "cache": what a batch of deliveries reads once (settings, endpoints, breaker windows).
+    return {"attempts": [], "disable": {}, "cache": {}}
+
+
+def _batch_cache():
+    pending = PENDING.get()
+    return pending["cache"] if pending is not None else {}
 
 
 class SaasWebhookEndpoint(models.Model):
@@ -209,21 +215,46 @@ class SaasWebhookEndpoint(models.Model):
                 endpoint._origin._breaker_stats(now, config), now, config
             ).state
 
+    @api.model
+    def _delivery_settings(self):
+        """Settings read once per batch of deliveries."""
+        cache = _batch_cache()
+        settings = cache.get("settings")
+        if settings is None:
+            settings = cache["settings"] = {
+                "allowlist": self._allowlist_text(),
+                "breaker": self._breaker_config(),
+                "base_url": self.env["ir.config_parameter"].sudo().get_param("web.base.url", ""),
+            }
+        return settings
+
+    def _breaker_window(self, now, config):
+        """Logged real calls in the breaker window, for every endpoint of the batch at once."""
+        cache = _batch_cache()
+        windows = cache.setdefault("breaker", {})
+        if self.id not in windows:
+            ids = {self.id, *cache.get("endpoint_ids", ())} - set(windows)
+            since = datetime.datetime.utcfromtimestamp(now - config.window)
+            self.env.cr.execute(
+                """
+                SELECT endpoint_id, count(*), count(*) FILTER (WHERE outcome != 'success'),
+                       max(attempted_at),
+                       (array_agg(outcome = 'success' ORDER BY attempted_at DESC, id DESC))[1]
+                  FROM saas_webhook_attempt
+                 WHERE endpoint_id = ANY(%s) AND called AND attempted_at >= %s
+                 GROUP BY endpoint_id
+                """,
+                (list(ids), since),
+            )
+            found = {row[0]: row[1:] for row in self.env.cr.fetchall()}
+            for endpoint_id in ids:
+                windows[endpoint_id] = found.get(endpoint_id, (0, 0, None, None))
+        return windows[self.id]
+
     def _breaker_stats(self, now, config):
         """Real calls to this endpoint in the breaker window (logged and still buffered)."""
         self.ensure_one()
-        since = datetime.datetime.utcfromtimestamp(now - config.window)
-        self.env.cr.execute(
-            """
-            SELECT count(*), count(*) FILTER (WHERE outcome != 'success'),
-                   max(attempted_at),
-                   (array_agg(outcome = 'success' ORDER BY attempted_at DESC, id DESC))[1]
-              FROM saas_webhook_attempt
-             WHERE endpoint_id = %s AND called AND attempted_at >= %s
-            """,
-            (self.id, since),
-        )
-        total, failures, last_at, last_ok = self.env.cr.fetchone()
+        total, failures, last_at, last_ok = self._breaker_window(now, config)
         last_ts = last_at.replace(tzinfo=datetime.timezone.utc).timestamp() if last_at else None
         pending = PENDING.get()
         if pending:
@@ -248,7 +279,7 @@ class SaasWebhookEndpoint(models.Model):
     def _build_body(self, event):
         """The exact bytes that are signed and posted for ``event``."""
         self.ensure_one()
-        base_url = self.env["ir.config_parameter"].sudo().get_param("web.base.url", "")
+        base_url = self._delivery_settings()["base_url"]
         source = {
             "database": self.env.cr.dbname,
             "company_id": event.company_id.id or None,
@@ -285,7 +316,8 @@ class SaasWebhookEndpoint(models.Model):
         if not endpoint.active:
             raise PermanentError(f"Endpoint {endpoint.name!r} is disabled")
         now = time.time()
-        config = endpoint._breaker_config()
+        settings = endpoint._delivery_settings()
+        config = settings["breaker"]
         decision = breaker.evaluate(endpoint._breaker_stats(now, config), now, config)
         if not decision.allowed:
             message = f"circuit breaker open, receiver not called; next probe in {decision.retry_in} s"
@@ -293,8 +325,7 @@ class SaasWebhookEndpoint(models.Model):
             raise RetryableError(message, retry_after=decision.retry_in)
         body_bytes = endpoint._build_body(event)
         headers = endpoint._headers(event, body_bytes)
-        allowlist_text = endpoint._allowlist_text()
-        session = http_lib.get_session(allowlist_text)
+        session = http_lib.get_session(settings["allowlist"])
         result = http_lib.post(
             session,
             endpoint.url,

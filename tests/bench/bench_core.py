@@ -26,6 +26,7 @@ it is missing), PGHOST/PGPORT/PGUSER/PGPASSWORD (default localhost:5432 odoo/odo
 
 import argparse
 import collections
+import importlib
 import multiprocessing
 import os
 import statistics
@@ -135,6 +136,8 @@ def bench_writes(registry, count, rounds):
                 "name": "Bench source",
                 "model_id": model.id,
                 "trigger": "on_create_or_write",
+                # "When updating: Name": recomputations of other stored fields do not emit.
+                "trigger_field_ids": [(6, 0, fields_.filtered(lambda f: f.name == "name").ids)],
                 "active": False,
                 "action_server_ids": [
                     (0, 0, {"name": "Emit", "model_id": model.id, "state": "saas_emit_event",
@@ -304,8 +307,10 @@ def bench_dispatcher(registry, count):
 # (c) OCA queue_job
 # ----------------------------------------------------------------------
 def queue_job_loop(registry, uuids):
-    from odoo.addons.queue_job.controllers.main import RunJobController
-
+    # queue_job is optional: imported only when its part runs.
+    RunJobController = importlib.import_module(
+        "odoo.addons.queue_job.controllers.main"
+    ).RunJobController
     done = 0
     for job_uuid in uuids:
         # The job runner marks the job enqueued in its own transaction...
@@ -324,7 +329,7 @@ def queue_job_loop(registry, uuids):
     return done
 
 
-def bench_queue_job(registry, count):
+def enqueue_jobs(registry, count):
     with Env(registry) as env:
         Partner = env["res.partner"]
         for start in range(0, count, 1000):
@@ -332,24 +337,25 @@ def bench_queue_job(registry, count):
                 Partner.with_delay().search_count([])
             env.cr.commit()  # pylint: disable=invalid-commit
         env.cr.execute("SELECT uuid FROM queue_job WHERE state = 'pending' ORDER BY id")
-        uuids = [row[0] for row in env.cr.fetchall()]
+        return [row[0] for row in env.cr.fetchall()]
+
+
+def bench_queue_job(registry, count):
     rates = {}
     print(f"\n(c) OCA queue_job 18.0, {count} trivial jobs (res.partner.search_count), run in-process "
           "as its controller does (no HTTP round trip)")
-    half = len(uuids) // 2
-    splits = {1: [uuids[:half]], 2: [uuids[half::2], uuids[half + 1::2]]}
-    # Half of the jobs with one worker, the other half with two.
     for workers in (1, 2):
-        parts = splits[workers]
-        n = sum(len(p) for p in parts)
+        uuids = enqueue_jobs(registry, count)
         if workers == 1:
             started = time.perf_counter()
-            done = [queue_job_loop(registry, parts[0])]
+            done = [queue_job_loop(registry, uuids)]
             elapsed = time.perf_counter() - started
         else:
+            parts = [uuids[0::2], uuids[1::2]]
             elapsed, done = run_in_processes(workers, queue_job_loop, [(registry, p) for p in parts])
-        rates[workers] = n / elapsed
-        print(f"    {workers} worker(s): {n} jobs {elapsed:6.2f} s  {rates[workers]:8.0f} jobs/s  done {done}")
+        rates[workers] = len(uuids) / elapsed
+        print(f"    {workers} worker(s): {len(uuids)} jobs {elapsed:6.2f} s  "
+              f"{rates[workers]:8.0f} jobs/s  done {done}")
     with Env(registry) as env:
         env.cr.execute("SELECT state, count(*) FROM queue_job GROUP BY state")
         print(f"    job states: {dict(env.cr.fetchall())}")

@@ -1,0 +1,216 @@
+"""End-to-end benchmark of saas_workflow_ai inside Odoo.
+
+Opens a registry on a database with saas_workflow_ai installed (``--db``), or
+creates one from the ``sw_base`` template and installs the suite
+(``--create-db NAME``), then measures side by side in one run, on
+``project.task`` records whose texts come from a CSV (columns ``text,category``):
+
+1. ticket creation rate without any profile, and with an AI profile whose
+   provider is down (creation only writes an outbox event, so it stays fast);
+2. local provider (hashing or e5 embedder) trained from already-labeled tasks:
+   classifications/s through the core dispatcher (decision audited, labels
+   applied or queued for review, events emitted), and accuracy on held-out
+   tasks;
+3. OpenAI-compatible provider against the loopback fake server with a fixed
+   latency: classifications/s through the dispatcher (one worker).
+
+Everything runs in one transaction that is rolled back at the end.
+
+    python tests/bench/bench_ai_odoo.py --create-db bench_ai \
+        --csv /work/shared/data/banking77/train.csv [--train 1500] [--tickets 300]
+"""
+
+import argparse
+import csv
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+ODOO_HOME = os.environ.get("ODOO_HOME", "/opt/odoo18")
+sys.path.insert(0, ODOO_HOME)
+sys.path.insert(0, str(ROOT / "saas_workflow_ai" / "tests"))
+
+from fake_openai_server import FakeOpenAIServer  # noqa: E402
+
+import odoo  # noqa: E402
+
+DB_ARGS = ["--db_host=localhost", "--db_user=odoo", "--db_password=odoo"]
+ADDONS = "--addons-path=%s/odoo/addons,%s" % (ODOO_HOME, ROOT)
+
+
+def create_db(name):
+    env = dict(os.environ, PGPASSWORD="odoo")
+    subprocess.run(["dropdb", "-h", "localhost", "-U", "odoo", "--if-exists", name], env=env,
+                   check=True)
+    for _attempt in range(30):
+        done = subprocess.run(
+            ["createdb", "-h", "localhost", "-U", "odoo", "-T", "sw_base", name],
+            env=env, check=False, capture_output=True,
+        )
+        if done.returncode == 0:
+            break
+        time.sleep(5)
+    else:
+        sys.exit("cannot create %s from sw_base: %s" % (name, done.stderr.decode()))
+    subprocess.run(
+        [sys.executable, os.path.join(ODOO_HOME, "odoo-bin"), ADDONS, "-d", name, *DB_ARGS,
+         "-i", "saas_workflow_core,saas_workflow_ai", "--stop-after-init", "--no-http",
+         "--log-level=warn"],
+        check=True,
+    )
+
+
+def read_rows(path):
+    with open(path, newline="", encoding="utf-8") as handle:
+        return [(r["text"], r["category"]) for r in csv.DictReader(handle)]
+
+
+def make_profile(env, project, provider, labels, tags):
+    field = env["ir.model.fields"]._get
+    return env["saas.ai.profile"].create(
+        {
+            "name": "Bench %s" % provider.name,
+            "model_id": env["ir.model"]._get_id("project.task"),
+            "provider_id": provider.id,
+            "allow_external": True,
+            "mode": "auto",
+            "confidence_threshold": 0.8,
+            "filter_domain": "[('project_id', '=', %d)]" % project.id,
+            "allowed_field_ids": [(6, 0, [field("project.task", "name").id])],
+            "input_field_ids": [(6, 0, [field("project.task", "name").id])],
+            "output_ids": [
+                (0, 0, {
+                    "name": "category",
+                    "field_id": field("project.task", "tag_ids").id,
+                    "label_ids": [
+                        (0, 0, {"name": label, "value_ref": "project.tags,%d" % tags[label].id})
+                        for label in labels
+                    ],
+                })
+            ],
+        }
+    )
+
+
+def timed_create(env, project, texts):
+    Task = env["project.task"].with_context(tracking_disable=True, mail_create_nolog=True)
+    t0 = time.perf_counter()
+    tasks = Task.browse()
+    for text in texts:
+        tasks |= Task.create({"name": text, "project_id": project.id})
+    env.flush_all()
+    return tasks, time.perf_counter() - t0
+
+
+def timed_dispatch(env):
+    Delivery = env["saas.workflow.delivery"]
+    t0 = time.perf_counter()
+    total = 0
+    while True:
+        result = Delivery._dispatch(limit=200)
+        total += result["done"] + result["failed"] + result["dead"]
+        if not result["claimed"]:
+            break
+    env.flush_all()
+    return total, time.perf_counter() - t0
+
+
+def run(env, args):
+    rows = read_rows(args.csv)
+    random.Random(0).shuffle(rows)
+    labels = sorted({c for _t, c in rows})
+    train, test = rows[: args.train], rows[args.train : args.train + args.tickets]
+    env.company.saas_ai_allow_external = True
+    Tag = env["project.tags"]
+    tags = {label: Tag.create({"name": "bench:%s" % label}) for label in labels}
+    history = env["project.project"].create({"name": "Bench history"})
+    Task = env["project.task"].with_context(tracking_disable=True, mail_create_nolog=True)
+    for text, label in train:
+        Task.create({"name": text, "project_id": history.id, "tag_ids": [(6, 0, tags[label].ids)]})
+    print("database %s: %d labeled tasks, %d test tickets, %d labels"
+          % (env.cr.dbname, len(train), len(test), len(labels)))
+
+    # 1. creation rate, without and with a profile whose provider is down
+    plain = env["project.project"].create({"name": "Bench plain"})
+    _tasks, plain_s = timed_create(env, plain, [t for t, _c in test])
+    down = env["saas.ai.provider"].create({
+        "name": "down", "provider_type": "openai", "base_url": "http://127.0.0.1:9/v1",
+        "model_name": "none", "max_retries": 0, "timeout": 1,
+    })
+    down_project = env["project.project"].create({"name": "Bench down"})
+    make_profile(env, down_project, down, labels, tags)
+    _tasks, down_s = timed_create(env, down_project, [t for t, _c in test])
+    print("create: %.0f tickets/s without profile, %.0f tickets/s with a profile whose "
+          "provider is down (classification deferred to the dispatcher)"
+          % (len(test) / plain_s, len(test) / down_s))
+    _n, _s = timed_dispatch(env)  # drain the failures of the down provider
+
+    # 2. local provider through the dispatcher
+    local = env["saas.ai.provider"].create(
+        {"name": "local", "provider_type": "local", "local_embedder": args.embedder}
+    )
+    local_project = env["project.project"].create({"name": "Bench local"})
+    profile = make_profile(env, local_project, local, labels, tags)
+    t0 = time.perf_counter()
+    profile.action_retrain()
+    train_s = time.perf_counter() - t0
+    tasks, _create_s = timed_create(env, local_project, [t for t, _c in test])
+    count, local_s = timed_dispatch(env)
+    decisions = env["saas.ai.decision"].search([("profile_id", "=", profile.id)])
+    expected = {task.id: label for task, (_t, label) in zip(tasks, test)}
+    correct = sum(1 for d in decisions if d.line_ids[:1].label == expected.get(d.res_id))
+    applied = len(decisions.filtered(lambda d: d.state == "applied"))
+    print("local/%s: trained on %d tasks in %.1f s; %d tickets classified through the "
+          "dispatcher at %.1f tickets/s; accuracy %.3f; auto-applied %.1f %%"
+          % (args.embedder, len(train), train_s, count, count / local_s,
+             correct / max(len(decisions), 1), 100.0 * applied / max(len(decisions), 1)))
+
+    # 3. OpenAI-compatible provider, loopback server with fixed latency
+    server = FakeOpenAIServer(latency=args.llm_latency).start()
+    try:
+        llm = env["saas.ai.provider"].create({
+            "name": "loopback", "provider_type": "openai", "base_url": server.base_url,
+            "model_name": "fake-model", "max_retries": 0, "timeout": 10,
+        })
+        llm_project = env["project.project"].create({"name": "Bench llm"})
+        make_profile(env, llm_project, llm, labels[:20], tags)
+        _tasks, _s = timed_create(env, llm_project, [t for t, _c in test[: args.llm_tickets]])
+        count, llm_s = timed_dispatch(env)
+        print("llm (%d ms latency): %d tickets classified through the dispatcher at %.2f "
+              "tickets/s (one worker)" % (args.llm_latency * 1000, count, count / llm_s))
+    finally:
+        server.stop()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", help="existing database with saas_workflow_ai installed")
+    parser.add_argument("--create-db", help="create this database from sw_base and install")
+    parser.add_argument("--csv", required=True)
+    parser.add_argument("--train", type=int, default=1500)
+    parser.add_argument("--tickets", type=int, default=300)
+    parser.add_argument("--llm-tickets", type=int, default=30)
+    parser.add_argument("--llm-latency", type=float, default=0.2)
+    parser.add_argument("--embedder", default="hashing", choices=["hashing", "e5", "e5_hashing"])
+    args = parser.parse_args()
+    if not (args.db or args.create_db):
+        sys.exit("give --db or --create-db")
+    name = args.db or args.create_db
+    if args.create_db:
+        create_db(name)
+    odoo.tools.config.parse_config([ADDONS, "-d", name, *DB_ARGS, "--log-level=warn"])
+    registry = odoo.modules.registry.Registry(name)
+    with registry.cursor() as cr:
+        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+        try:
+            run(env, args)
+        finally:
+            cr.rollback()
+
+
+if __name__ == "__main__":
+    main()
