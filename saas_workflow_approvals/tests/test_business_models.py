@@ -348,3 +348,29 @@ class TestSaleDiscount(BusinessCase):
         self.assertEqual(so.state, "draft")
         self.assertEqual(request.state, "cancelled")
         self.assertEqual(self.request_for(so, "action_confirm").state, "pending")
+
+
+@tagged("post_install", "-at_install")
+class TestDemoData(BusinessCase):
+    required_models = ("purchase.order", "account.move", "sale.order")
+
+    def test_demo_policies_for_installed_apps(self):
+        if not self.env.ref("saas_workflow_approvals.demo_user_finance", raise_if_not_found=False):
+            self.skipTest("installed without demo data")
+        policies = self.Policy.with_context(active_test=False).search([
+            ("model_name", "in", ("purchase.order", "account.move", "sale.order")),
+            ("name", "in", ("Purchase orders above 1,000", "Credit notes above 500",
+                            "Discounts above 20%")),
+        ])
+        by_model = {p.model_name: p for p in policies}
+        self.assertEqual(set(by_model), {"purchase.order", "account.move", "sale.order"})
+        purchase = by_model["purchase.order"]
+        self.assertEqual((purchase.method_name, purchase.amount_threshold), ("button_confirm", 1000))
+        manager, director = purchase.step_ids.sorted("sequence")
+        self.assertEqual(manager.approver_type, "department_manager")
+        self.assertEqual(director.min_amount, 10000)
+        self.assertEqual(by_model["account.move"].amount_threshold, 500)
+        self.assertEqual(by_model["sale.order"].filter_domain,
+                         "[('order_line.discount', '>', 20)]")
+        # running the demo loader again creates nothing new
+        self.assertFalse(self.Policy._create_demo_policies())

@@ -47,7 +47,7 @@ class SaasWorkflowDelivery(models.Model):
             for vals in pending["attempts"]:
                 if vals["outcome"] in ("retry", "circuit_open"):
                     vals["next_attempt_at"] = retry_at.get(vals["delivery_id"]) or False
-            self.env["saas.webhook.attempt"].sudo().create(pending["attempts"])
+            self.env["saas.webhook.attempt"].sudo()._insert_log(pending["attempts"])
         if pending["disable"]:
             endpoints = self.env["saas.webhook.endpoint"].sudo().browse(list(pending["disable"]))
             for endpoint in endpoints.exists():

@@ -1,4 +1,5 @@
 from odoo import api, fields, models
+from odoo.tools import SQL
 
 OUTCOMES = [
     ("success", "Success"),
@@ -49,6 +50,36 @@ class SaasWebhookAttempt(models.Model):
             "CREATE INDEX IF NOT EXISTS saas_webhook_attempt_endpoint_time_idx "
             "ON saas_webhook_attempt (endpoint_id, attempted_at)"
         )
+
+    _LOG_COLUMNS = (
+        "endpoint_id", "delivery_id", "event_id", "webhook_id", "attempt_no", "attempted_at",
+        "status_code", "latency_ms", "response_excerpt", "error", "outcome", "called",
+        "next_attempt_at", "company_id",
+    )
+
+    @api.model
+    def _insert_log(self, vals_list):
+        """Append attempt rows in one statement (the dispatcher's hot path).
+
+        The log is append-only and has no business logic on create: a single
+        ``INSERT`` keeps the cost per delivery low. Stored computed columns are
+        filled here with the same rules as their compute methods.
+        """
+        if not vals_list:
+            return
+        columns = self._LOG_COLUMNS
+        rows = []
+        for vals in vals_list:
+            row = [vals.get(name) or None for name in columns]
+            row[columns.index("called")] = bool(vals.get("called", True))
+            row[columns.index("status_code")] = vals.get("status_code") or 0
+            row[columns.index("latency_ms")] = vals.get("latency_ms") or 0
+            failure = vals["outcome"] != "success"
+            rows.append((*row, failure, 1, int(failure)))
+        names = SQL(", ").join(SQL.identifier(name) for name in (*columns, "is_failure", "attempt_count", "failure_count"))
+        values = SQL(", ").join(SQL("(%s)", SQL(", ").join(SQL("%s", value) for value in row)) for row in rows)
+        self.env.cr.execute(SQL("INSERT INTO saas_webhook_attempt (%s) VALUES %s", names, values))
+        self.invalidate_model()
 
     @api.depends("outcome")
     def _compute_is_failure(self):

@@ -256,19 +256,13 @@ class SaasWebhookEndpoint(models.Model):
         self.ensure_one()
         total, failures, last_at, last_ok = self._breaker_window(now, config)
         last_ts = last_at.replace(tzinfo=datetime.timezone.utc).timestamp() if last_at else None
-        pending = PENDING.get()
-        if pending:
-            for vals in pending["attempts"]:
-                if vals["endpoint_id"] != self.id or not vals["called"]:
-                    continue
-                ts = vals["attempted_at"].replace(tzinfo=datetime.timezone.utc).timestamp()
-                if ts < now - config.window:
-                    continue
-                total += 1
-                ok = vals["outcome"] == "success"
-                failures += 0 if ok else 1
-                if last_ts is None or ts >= last_ts:
-                    last_ts, last_ok = ts, ok
+        # Calls of this batch, not logged yet (see _log_attempt).
+        live = _batch_cache().get("breaker_live", {}).get(self.id)
+        if live:
+            total += live["total"]
+            failures += live["failures"]
+            if last_ts is None or live["last_ts"] >= last_ts:
+                last_ts, last_ok = live["last_ts"], live["last_ok"]
         return breaker.WindowStats(
             total=total, failures=failures, last_at=last_ts, last_ok=bool(last_ok) if total else True
         )
@@ -380,10 +374,18 @@ class SaasWebhookEndpoint(models.Model):
         if error:
             vals["error"] = error
         pending = PENDING.get()
-        if pending is not None:
-            pending["attempts"].append(vals)
-        else:
+        if pending is None:
             self.env["saas.webhook.attempt"].sudo().create(vals)
+            return
+        pending["attempts"].append(vals)
+        if vals["called"]:
+            live = pending["cache"].setdefault("breaker_live", {}).setdefault(
+                self.id, {"total": 0, "failures": 0, "last_ts": 0.0, "last_ok": True}
+            )
+            ok = outcome == "success"
+            live["total"] += 1
+            live["failures"] += 0 if ok else 1
+            live["last_ts"], live["last_ok"] = time.time(), ok
 
     # ------------------------------------------------------------------
     # Disabling and notifications

@@ -113,7 +113,7 @@ def timed_dispatch(env):
     while True:
         result = Delivery._dispatch(limit=200)
         total += result["done"] + result["failed"] + result["dead"]
-        if not result["claimed"]:
+        if not result["claimed"] and not result["routed"]:
             break
     env.flush_all()
     return total, time.perf_counter() - t0
