@@ -72,7 +72,12 @@ def _sub(pattern, kind, text, findings, check=None):
     return pattern.sub(replace, text)
 
 
+DATE_RE = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}")
+
+
 def _phone_ok(value):
+    if DATE_RE.fullmatch(value.strip()):
+        return False
     digits = sum(ch.isdigit() for ch in value)
     return 7 <= digits <= 15
 

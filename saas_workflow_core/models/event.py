@@ -233,9 +233,12 @@ class SaasWorkflowEvent(models.Model):
         data["saas_workflow_wake"] = True
 
         def wake():
-            cron = self.env.ref("saas_workflow_core.ir_cron_dispatch", raise_if_not_found=False)
-            if not cron:
+            cron_id = self.env["ir.model.data"]._xmlid_to_res_id(
+                "saas_workflow_core.ir_cron_dispatch", raise_if_not_found=False
+            )
+            if not cron_id:
                 return
+            cron = self.env["ir.cron"].browse(cron_id)
             # A wake-up already due and not consumed yet covers this commit too: the
             # dispatcher runs until no work is left. This saves a trigger row and a
             # notification transaction per business transaction under load.
@@ -245,7 +248,7 @@ class SaasWorkflowEvent(models.Model):
                  WHERE cron_id = %s AND call_at <= clock_timestamp() AT TIME ZONE 'UTC'
                  LIMIT 1
                 """,
-                (cron.id,),
+                (cron_id,),
             )
             if not self.env.cr.fetchone():
                 cron.sudo()._trigger()

@@ -1,4 +1,4 @@
-from odoo import api, fields, models
+from odoo import api, fields, models, tools
 from odoo.exceptions import AccessError, ValidationError
 
 
@@ -50,34 +50,47 @@ class IrActionsServer(models.Model):
             action.name = self.env._("Emit %(code)s", code=action.saas_event_type_id.code)
         return res
 
-    def _saas_event_payload(self, record):
-        fields_ = self.saas_payload_field_ids.filtered(lambda f: f.name in record._fields)
+    @api.model
+    @tools.ormcache("action_id")
+    def _saas_emit_spec(self, action_id):
+        """What an "Emit Business Event" action emits, cached: ``(model, code, idempotent,
+        ((field, type), ...))``. Writing server actions or event types clears the cache."""
+        action = self.sudo().browse(action_id)
+        return (
+            action.model_id.model,
+            action.saas_event_type_id.code,
+            bool(action.saas_idempotent),
+            tuple((field.name, field.ttype) for field in action.saas_payload_field_ids),
+        )
+
+    def _saas_event_payload(self, record, payload_fields=None):
+        if payload_fields is None:
+            payload_fields = self._saas_emit_spec(self.id)[3]
+        payload_fields = [(name, ttype) for name, ttype in payload_fields if name in record._fields]
         payload = {"id": record.id, "display_name": record.display_name}
-        if fields_:
-            values = record.read([f.name for f in fields_], load=None)[0]
-            for field in fields_:
-                value = values.get(field.name)
-                if field.ttype == "monetary" and value is not False:
-                    currency_field = record._fields[field.name].get_currency_field(record)
+        if payload_fields:
+            values = record.read([name for name, _ttype in payload_fields], load=None)[0]
+            for name, ttype in payload_fields:
+                value = values.get(name)
+                if ttype == "monetary" and value is not False:
+                    currency_field = record._fields[name].get_currency_field(record)
                     currency = record[currency_field] if currency_field else None
                     if currency:
                         value = f"{currency.round(value):.{currency.decimal_places}f}"
-                payload[field.name] = value if value is not False or field.ttype == "boolean" else None
+                payload[name] = value if value is not False or ttype == "boolean" else None
         return payload
 
     def _run_action_saas_emit_event(self, eval_context=None):
-        records = self.env[self.model_id.model].browse(
-            self.env.context.get("active_ids") or [self.env.context.get("active_id")]
-        ).exists()
+        model, code, idempotent, payload_fields = self._saas_emit_spec(self.id)
+        ids = self.env.context.get("active_ids") or [self.env.context.get("active_id")]
+        records = self.env[model].browse([res_id for res_id in ids if res_id])
         Event = self.env["saas.workflow.event"]
         for record in records:
             Event.emit(
-                self.saas_event_type_id.code,
+                code,
                 record=record,
-                payload=self._saas_event_payload(record),
-                idempotency_key=f"act{self.id}:{record._name}:{record.id}"
-                if self.saas_idempotent
-                else None,
+                payload=self._saas_event_payload(record, payload_fields),
+                idempotency_key=f"act{self.id}:{record._name}:{record.id}" if idempotent else None,
             )
         return False
 

@@ -4,7 +4,7 @@ from unittest.mock import patch
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import tagged
 
 from .common import WebhookCase
@@ -46,6 +46,24 @@ class TestWebhookDelivery(WebhookCase):
         self.assertEqual(attempt.response_excerpt, '{"ok":true}')
         with self.assertRaises(WebhookVerificationError):
             Webhook(endpoint.sudo().secret).verify(hit["body"].replace(b"12.5", b"99.5"), headers)
+
+    def test_static_header_and_domain_filter(self):
+        endpoint = self.make_endpoint(
+            header_name="Authorization",
+            header_value="Bearer receiver-token",
+            filter_domain="[('name', 'ilike', 'Zoë')]",
+        )
+        other = self.env["res.partner"].create({"name": "Somebody else"})
+        matching = self.emit()
+        self.emit(record=other)
+        self.dispatch()
+        self.assertEqual(len(self.receiver.hits), 1, "the filter keeps the other partner's event out")
+        headers = self.receiver.hits[0]["headers"]
+        self.assertEqual(headers["webhook-id"], matching.public_id)
+        self.assertEqual(headers["Authorization"], "Bearer receiver-token")
+        Webhook(endpoint.sudo().secret).verify(self.receiver.hits[0]["body"], headers)
+        with self.assertRaises(AccessError):
+            endpoint.with_user(self.owner).read(["header_value"])
 
     def test_rotation_signs_with_both_secrets(self):
         endpoint = self.make_endpoint()

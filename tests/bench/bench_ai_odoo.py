@@ -22,6 +22,7 @@ Everything runs in one transaction that is rolled back at the end.
 
 import argparse
 import csv
+import logging
 import os
 import random
 import subprocess
@@ -203,6 +204,7 @@ def main():
     if args.create_db:
         create_db(name)
     odoo.tools.config.parse_config([ADDONS, "-d", name, *DB_ARGS, "--log-level=warn"])
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     registry = odoo.modules.registry.Registry(name)
     with registry.cursor() as cr:
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})

