@@ -24,6 +24,7 @@ import argparse
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -92,11 +93,21 @@ def available_depends(home):
     return [n for n in names if (home / "odoo" / "addons" / n / "__manifest__.py").exists()]
 
 
+def free_port():
+    """A free TCP port for Odoo's test HTTP server, so parallel runs never collide on 8069."""
+    if os.environ.get("SW_HTTP_PORT"):
+        return os.environ["SW_HTTP_PORT"]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return str(sock.getsockname()[1])
+
+
 def run_odoo(python, home, args, log_path):
     """Run odoo-bin, stream its output to a log, and return (rc, error lines, counts)."""
     addons_path = f"{home / 'odoo' / 'addons'},{ROOT}"
     cmd = [python, str(home / "odoo-bin"), f"--addons-path={addons_path}", *db_args(),
-           "--stop-after-init", "--no-http", "--max-cron-threads=0", *args]
+           "--stop-after-init", "--no-http", f"--http-port={free_port()}",
+           "--max-cron-threads=0", *args]
     errors, counts = [], [0, 0, 0]
     with open(log_path, "a", encoding="utf-8") as log:
         log.write("$ " + " ".join(cmd) + "\n")

@@ -426,7 +426,12 @@ class SaasAiProfile(models.Model):
         """Run the profile on ``record``; always returns an audited decision."""
         self.ensure_one()
         record = record.sudo().exists()
-        Decision = self.env["saas.ai.decision"].sudo().with_context(saas_ai_decision_write=True)
+        # no chatter log for the creation and the first outcome: the decision row is the audit
+        Decision = (
+            self.env["saas.ai.decision"]
+            .sudo()
+            .with_context(saas_ai_decision_write=True, mail_create_nolog=True, tracking_disable=True)
+        )
         base = {
             "kind": "classify",
             "profile_id": self.id,

@@ -372,24 +372,45 @@ class SaasApprovalPolicy(models.Model):
     def _applies_to(self, record):
         """Whether this policy guards ``record`` (company, domain and amount)."""
         self.ensure_one()
-        record_sudo = record.sudo()
-        if self.company_id and self.company_id != self._record_company(record_sudo):
-            return False
+        return bool(self._filter_applicable(record))
+
+    def _filter_applicable(self, records):
+        """The records of ``records`` this policy guards (company, domain and amount)."""
+        self.ensure_one()
+        records_sudo = records.sudo()
+        if self.company_id:
+            records_sudo = records_sudo.filtered(
+                lambda r: self._record_company(r) == self.company_id
+            )
         domain = self._get_domain()
-        if domain and not record_sudo.filtered_domain(domain):
-            return False
-        if self.amount_field_id:
-            amount = self._get_amount(record_sudo)
-            if abs(amount) <= (self.amount_threshold or 0.0):
-                return False
-        return True
+        if domain and records_sudo:
+            records_sudo = records_sudo.filtered_domain(domain)
+        if self.amount_field_id and records_sudo:
+            threshold = self.amount_threshold or 0.0
+            records_sudo = records_sudo.filtered(
+                lambda r: abs(self._get_amount(r)) > threshold
+            )
+        return records.browse(records_sudo.ids)
 
     def _find_applicable(self, record):
         """First policy of ``self`` (ordered by priority) that guards ``record``."""
-        for policy in self.sorted(lambda p: (p.sequence, p.id)):
-            if policy._applies_to(record):
-                return policy
+        for policy, _records in self._match(record):
+            return policy
         return self.browse()
+
+    def _match(self, records):
+        """``[(policy, records)]``: each record goes to the first policy of ``self``
+        (ordered by priority) that guards it; unguarded records are left out."""
+        result = []
+        remaining = records
+        for policy in self.sorted(lambda p: (p.sequence, p.id)):
+            if not remaining:
+                break
+            matched = policy._filter_applicable(remaining)
+            if matched:
+                result.append((policy, matched))
+                remaining -= matched
+        return result
 
     # -------------------------------------------------------------- the guard
     @api.model
@@ -411,15 +432,15 @@ class SaasApprovalPolicy(models.Model):
         Request = internal(self.env["saas.approval.request"])
         open_requests = Request._find_open(records._name, real.ids, method_name)
         blocked = Request.browse()
-        allowed_ids = []
-        for record in real:
-            outcome = Request._evaluate_guard(
-                record, method_name, policies, open_requests.get(record.id)
+        fresh = real.filtered(lambda r: r.id not in open_requests)
+        for record in real - fresh:
+            blocked |= Request._evaluate_guard(
+                record, method_name, policies, open_requests[record.id]
             )
-            if outcome:
-                blocked |= outcome
-            else:
-                allowed_ids.append(record.id)
+        if fresh:
+            blocked |= Request._guard_new(fresh, method_name, policies)
+        blocked_ids = set(blocked.mapped("res_id"))
+        allowed_ids = [rid for rid in real.ids if rid not in blocked_ids]
         if not blocked:
             return origin(records, *args, **kwargs)
         result = None

@@ -112,10 +112,17 @@ class SaasApprovalRequest(models.Model):
             raise AccessError(
                 self.env._("Approval requests are created by running the guarded action.")
             )
-        seq = self.env["ir.sequence"].sudo()
+        sequence = None
         for vals in vals_list:
             if vals.get("name", "/") == "/":
-                vals["name"] = seq.next_by_code("saas.approval.request") or "/"
+                if sequence is None:
+                    # the sequence next_by_code would pick, looked up once per batch
+                    sequence = self.env["ir.sequence"].sudo().search(
+                        [("code", "=", "saas.approval.request"),
+                         ("company_id", "in", [self.env.company.id, False])],
+                        order="company_id", limit=1,
+                    )
+                vals["name"] = (sequence._next() if sequence else False) or "/"
         return super().create(vals_list)
 
     def write(self, vals):
@@ -135,22 +142,53 @@ class SaasApprovalRequest(models.Model):
         record = self.env[self.res_model].sudo().browse(self.res_id).exists()
         return record or None
 
+    def _records_map(self):
+        """``{request id: document (sudo) or None}`` with one existence check per model."""
+        ids_by_model = {}
+        for request in self:
+            ids_by_model.setdefault(request.res_model, set()).add(request.res_id)
+        existing = {}
+        for model, res_ids in ids_by_model.items():
+            if model in self.env:
+                found = self.env[model].sudo().browse(list(res_ids)).exists()
+                existing.update({(model, rec.id): rec for rec in found})
+        return {r.id: existing.get((r.res_model, r.res_id)) for r in self}
+
     def _post(self, body, on_record=True, partner_ids=None):
         """Chatter note on the request and on the guarded record."""
-        for request in self:
-            if partner_ids:
+        if partner_ids:
+            for request in self:
                 request.sudo().message_post(
                     body=body, partner_ids=partner_ids, subtype_xmlid="mail.mt_note",
                     message_type="comment",
                 )
-            else:
-                request.sudo()._message_log(body=body)
-            record = request._record() if on_record else None
-            if record is not None and hasattr(record, "_message_log"):
-                record._message_log(body=body)
+            if on_record:
+                self._post_many({request.id: body for request in self}, on_request=False)
+            return
+        self._post_many({request.id: body for request in self}, on_record=on_record)
 
-    def _emit(self, code, extra=None):
+    def _post_many(self, bodies, on_record=True, on_request=True, records=None):
+        """Log ``bodies`` ({request id: body}) on the requests and on their documents,
+        with one batch of messages per model (``records``: see :meth:`_records_map`)."""
+        requests = self.browse(list(bodies))
+        if on_request:
+            requests.sudo()._message_log_batch(bodies)
+        if not on_record:
+            return
+        if records is None:
+            records = requests._records_map()
+        by_model = {}
+        for request in requests:
+            record = records[request.id]
+            if record is not None and hasattr(record, "_message_log_batch"):
+                by_model.setdefault(record._name, {})[record.id] = bodies[request.id]
+        for model, model_bodies in by_model.items():
+            self.env[model].sudo().browse(list(model_bodies))._message_log_batch(model_bodies)
+
+    def _emit(self, code, extra=None, records=None):
         Event = self.env["saas.workflow.event"].sudo()
+        if records is None:
+            records = self._records_map()
         for request in self:
             payload = {
                 "request_id": request.id,
@@ -166,7 +204,7 @@ class SaasApprovalRequest(models.Model):
                 "currency": request.currency_id.name or None,
             }
             payload.update(extra or {})
-            record = request._record()
+            record = records.get(request.id)
             Event.emit(
                 code,
                 record=record if record is not None else request,
@@ -219,29 +257,38 @@ class SaasApprovalRequest(models.Model):
                                "a new request replaces it."),
                 )
                 request = None
-        policy = policies._find_applicable(record)
-        if not policy:
-            return self.browse()
-        request = self._create_for(record, method_name, policy)
-        request._submit()
-        if request.state == "approved":
-            return self.browse()
-        return request
+        return self._guard_new(record, method_name, policies)
 
     @api.model
-    def _create_for(self, record, method_name, policy):
+    def _guard_new(self, records, method_name, policies):
+        """Requests blocking ``records``, none of which has an open request.
+
+        One policy match pass over the whole recordset, then per policy one
+        ``create`` for the requests, their steps and their activities.
+        """
+        blocked = self.browse()
+        for policy, matched in policies._match(records):
+            requests = self._create_for(matched, method_name, policy)
+            requests._submit()
+            blocked |= requests.filtered(lambda r: r.state != "approved")
+        return blocked
+
+    @api.model
+    def _create_for(self, records, method_name, policy):
+        """One draft request per record of ``records`` (all matched by ``policy``)."""
         requester = self.env.user
         Policy = self.env["saas.approval.policy"]
         paths = policy._fingerprint_paths()
-        amount = policy._get_amount(record.sudo())
-        company = policy._record_company(record.sudo())
-        return internal(self).with_context(
-            mail_create_nolog=True, mail_create_nosubscribe=True
-        ).create(
-            {
+        snapshot = policy._snapshot()
+        vals_list = []
+        for record in records:
+            record_sudo = record.sudo()
+            amount = policy._get_amount(record_sudo)
+            company = policy._record_company(record_sudo)
+            vals_list.append({
                 "res_model": record._name,
                 "res_id": record.id,
-                "res_name": record.sudo().display_name,
+                "res_name": record_sudo.display_name,
                 "policy_id": policy.id,
                 "method_name": method_name,
                 "company_id": company.id,
@@ -250,89 +297,111 @@ class SaasApprovalRequest(models.Model):
                 "currency_id": (policy.currency_id or company.currency_id).id,
                 "fingerprint_paths": paths,
                 "fingerprint_submitted": Policy._compute_fingerprint(record, paths),
-                "policy_snapshot": policy._snapshot(),
-            }
-        )
+                "policy_snapshot": dict(snapshot),
+            })
+        return internal(self).with_context(
+            mail_create_nolog=True, mail_create_nosubscribe=True
+        ).create(vals_list)
 
     def _submit(self):
-        """Freeze the plan, create the steps and start routing."""
-        self.ensure_one()
-        me = internal(self)
-        record = self._record()
-        if record is None:
-            raise UserError(self.env._("The document of %s no longer exists.", self.name))
-        policy = me.policy_id
-        amount = self.amount if policy.amount_field_id else None
-        pairs = policy._plan_for(record, me.requester_id, amount)
-        snapshot = dict(me.policy_snapshot or {})
+        """Freeze the plan, create the steps and start routing (in bulk over ``self``)."""
+        requests = internal(self)
+        records = requests._records_map()
+        for request in self:
+            if records[request.id] is None:
+                raise UserError(self.env._("The document of %s no longer exists.", request.name))
         step_vals = []
-        resolved = []
-        for policy_step, planned in pairs:
-            resolved.append({"step": planned.name, "approver_ids": planned.approvers,
-                             "skipped": planned.skipped, "error": planned.error})
-            step_vals.append(
-                {
-                    "request_id": self.id,
-                    "sequence": planned.sequence,
-                    "name": planned.name,
-                    "kind": planned.kind,
-                    "quorum": planned.quorum,
-                    "min_approvals": policy_step.min_approvals,
-                    "required_count": planned.required,
-                    "rejection_rule": policy_step.rejection_rule,
-                    "approver_ids": [(6, 0, planned.approvers)],
-                    "state": "skipped" if planned.skipped else "waiting",
-                    "timeout_hours": policy_step.timeout_hours,
-                    "escalation_action": policy_step.escalation_action,
-                    "escalation_target_id": policy_step.escalation_user_id.id or False,
-                    "reminder_hours": policy_step.reminder_hours,
-                }
-            )
-        snapshot["resolved"] = resolved
-        me.step_ids.unlink()
+        plans = {}
+        for request in requests:
+            policy = request.policy_id
+            amount = request.amount if policy.amount_field_id else None
+            pairs = policy._plan_for(records[request.id], request.requester_id, amount)
+            plans[request.id] = pairs
+            for policy_step, planned in pairs:
+                step_vals.append(
+                    {
+                        "request_id": request.id,
+                        "sequence": planned.sequence,
+                        "name": planned.name,
+                        "kind": planned.kind,
+                        "quorum": planned.quorum,
+                        "min_approvals": policy_step.min_approvals,
+                        "required_count": planned.required,
+                        "rejection_rule": policy_step.rejection_rule,
+                        "approver_ids": [(6, 0, planned.approvers)],
+                        "state": "skipped" if planned.skipped else "waiting",
+                        "timeout_hours": policy_step.timeout_hours,
+                        "escalation_action": policy_step.escalation_action,
+                        "escalation_target_id": policy_step.escalation_user_id.id or False,
+                        "reminder_hours": policy_step.reminder_hours,
+                    }
+                )
+        old_steps = requests.step_ids
+        if old_steps:
+            old_steps.unlink()
         internal(self.env["saas.approval.request.step"]).create(step_vals)
-        error = planning.first_error([p for _s, p in pairs])
         now = fields.Datetime.now()
-        me.write({"policy_snapshot": snapshot, "submitted_at": now, "state": "pending"})
-        if error:
-            reason = self.env._(
-                "Step “%(step)s” cannot be routed: %(why)s.",
-                step=error.name,
-                why=error.detail or PLAN_ERRORS.get(error.error, error.error),
-            )
-            me.write({"state": "exception", "exception_reason": reason})
-            self._post(Markup("<p>%s</p>") % self.env._(
+        routed = self.browse()
+        exceptions = {}
+        for request in requests:
+            pairs = plans[request.id]
+            snapshot = dict(request.policy_snapshot or {})
+            snapshot["resolved"] = [
+                {"step": planned.name, "approver_ids": planned.approvers,
+                 "skipped": planned.skipped, "error": planned.error}
+                for _s, planned in pairs
+            ]
+            request.write({"policy_snapshot": snapshot, "submitted_at": now, "state": "pending"})
+            error = planning.first_error([p for _s, p in pairs])
+            if error:
+                exceptions[request.id] = self.env._(
+                    "Step “%(step)s” cannot be routed: %(why)s.",
+                    step=error.name,
+                    why=error.detail or PLAN_ERRORS.get(error.error, error.error),
+                )
+            else:
+                routed |= request
+        for request_id, reason in exceptions.items():
+            request = requests.browse(request_id)
+            request.write({"state": "exception", "exception_reason": reason})
+            request._post(Markup("<p>%s</p>") % self.env._(
                 "Approval request %(name)s needs an administrator: %(reason)s",
-                name=self.name, reason=reason))
-            self._emit("approval.requested", {"exception": reason})
+                name=request.name, reason=reason))
+            request._emit("approval.requested", {"exception": reason}, records=records)
+        if not routed:
             return
-        self._post(Markup("<p>%s</p>") % self.env._(
-            "Approval requested (%(name)s) by %(user)s for “%(action)s”.",
-            name=self.name, user=me.requester_id.name, action=self.method_name))
-        self._emit("approval.requested")
-        self._advance()
+        routed._post_many({
+            request.id: Markup("<p>%s</p>") % self.env._(
+                "Approval requested (%(name)s) by %(user)s for “%(action)s”.",
+                name=request.name, user=request.requester_id.name, action=request.method_name)
+            for request in routed
+        }, records=records)
+        routed._emit("approval.requested", records=records)
+        routed._advance()
 
     def _advance(self):
-        """Activate the next steps; approve the request when no mandatory step is left."""
-        self.ensure_one()
-        me = internal(self)
-        to_activate = me.env["saas.approval.request.step"]
-        blocked = False
-        for step in me.step_ids.sorted(lambda s: (s.sequence, s.id)):
-            if step.state in ("approved", "skipped", "rejected", "cancelled"):
-                continue
-            if step.kind == planning.OVERSIGHT:
+        """Activate the next steps; approve the requests when no mandatory step is left."""
+        to_activate = self.env["saas.approval.request.step"]
+        to_approve = self.browse()
+        for request in internal(self):
+            blocked = False
+            for step in request.step_ids.sorted(lambda s: (s.sequence, s.id)):
+                if step.state in ("approved", "skipped", "rejected", "cancelled"):
+                    continue
+                if step.kind == planning.OVERSIGHT:
+                    if step.state == "waiting":
+                        to_activate |= step
+                    continue
                 if step.state == "waiting":
                     to_activate |= step
-                continue
-            if step.state == "waiting":
-                to_activate |= step
-            blocked = True
-            break
+                blocked = True
+                break
+            if not blocked and request.state == "pending":
+                to_approve |= request
         if to_activate:
             to_activate._activate()
-        if not blocked and self.state == "pending":
-            self._finalize_approved()
+        for request in self.browse(to_approve.ids):
+            request._finalize_approved()
 
     def _finalize_approved(self):
         self.ensure_one()

@@ -292,17 +292,22 @@ class SaasApprovalRequestStep(models.Model):
         today = fields.Date.context_today(self)
         activity_vals = {True: [], False: []}
         maps = {}
+        writes = {}
         for step in self:
-            me = internal(step)
             deadline = escalation.deadline(now, step.timeout_hours)
-            me.write({
+            next_check = escalation.next_check(
+                deadline, step.escalation_action, None, step.reminder_hours, None, now
+            )
+            writes.setdefault((deadline, next_check), []).append(step.id)
+        for (deadline, next_check), step_ids in writes.items():
+            internal(self.browse(step_ids)).write({
                 "state": "pending",
                 "activated_at": now,
                 "deadline": deadline,
-                "next_check_at": escalation.next_check(
-                    deadline, step.escalation_action, None, step.reminder_hours, None, now
-                ),
+                "next_check_at": next_check,
             })
+        for step in self:
+            deadline = step.deadline
             policy_id = step.request_id.policy_id.id
             if policy_id not in maps:
                 maps[policy_id] = dlg.active_map(delegations, today, policy_id)
@@ -634,14 +639,8 @@ class SaasApprovalRequestStep(models.Model):
         requests = self.request_id
         request_logs = {rid: Markup("").join(Markup("<p>%s</p>") % n for n in notes)
                         for rid, notes in logs.items()}
-        requests.sudo()._message_log_batch(request_logs)
-        by_model = {}
-        for request in requests:
-            by_model.setdefault(request.res_model, {})[request.res_id] = request_logs[request.id]
-        for model, bodies in by_model.items():
-            if model in self.env and hasattr(self.env[model], "_message_log_batch"):
-                records = self.env[model].sudo().browse(list(bodies)).exists()
-                records._message_log_batch({r.id: bodies[r.id] for r in records})
+        records = requests._records_map()
+        requests._post_many(request_logs, records=records)
         for request, step, managers in notifications:
             if managers:
                 request.sudo().message_post(
@@ -657,7 +656,7 @@ class SaasApprovalRequestStep(models.Model):
                 "step": step.name,
                 "step_id": step.id,
                 "action": actions[step.id],
-            })
+            }, records=records)
         for step in rejects:
             if step.request_id.state == "pending":
                 step._close_activities()

@@ -57,6 +57,52 @@ class TestGuard(ApprovalCase):
         self.assertTrue(company.active)
         self.assertEqual(result["saas_approval"]["request_ids"], self.request_for(company).ids)
 
+    def test_batched_call_one_request_per_record(self):
+        """One call over many records: each guarded record gets its own request,
+        routed by the first matching policy; pending requests are reused; records
+        no policy guards run the action."""
+        self.make_policy([self.users_step(self.approver_a)], sequence=20)
+        self.make_policy(
+            [self.users_step(self.approver_b, name="First"),
+             self.users_step(self.approver_c, name="Second")],
+            name="Archive big companies", sequence=10,
+            filter_domain="[('is_company', '=', True), ('name', '=like', 'Big%')]",
+        )
+        small = self.make_company("Small one") | self.make_company("Small two")
+        big = self.make_company("Big one") | self.make_company("Big two")
+        already = self.make_company("Small pending")
+        self.archive_as(self.requester, already)
+        pending = self.request_for(already)
+        person = self.env["res.partner"].create({"name": "A person"})
+        everything = small | big | already | person
+        result = everything.with_user(self.requester).action_archive()
+        self.assertFalse(person.active)
+        self.assertTrue(all((small | big | already).mapped("active")))
+        self.assertEqual(self.request_for(already), pending)
+        requests = self.Request.browse(result["saas_approval"]["request_ids"])
+        self.assertEqual(set(requests.mapped("res_id")), set((small | big | already).ids))
+        self.assertEqual(len(requests), 5)
+        for partner in small:
+            request = self.request_for(partner)
+            self.assertEqual(request.policy_id.name, "Archive companies")
+            self.assertEqual(request.state, "pending")
+            self.assertEqual(self.approval_activities(partner).user_id, self.approver_a)
+            self.assertIn(request.name, partner.message_ids[0].body)
+            self.assertEqual(len(self.events("approval.requested", request)), 1)
+        for partner in big:
+            request = self.request_for(partner)
+            self.assertEqual(request.policy_id.name, "Archive big companies")
+            self.assertEqual(request.step_ids.sorted("sequence").mapped("state"),
+                             ["pending", "waiting"])
+            self.assertEqual(self.approval_activities(partner).user_id, self.approver_b)
+            self.assertEqual(len(self.events("approval.requested", request)), 1)
+        self.assertEqual(len(set(requests.mapped("name"))), 5)
+        # each request goes on by itself
+        first = self.request_for(big[0])
+        first.with_user(self.approver_b).action_approve()
+        self.assertEqual(self.approval_activities(big[0]).user_id, self.approver_c)
+        self.assertEqual(self.approval_activities(big[1]).user_id, self.approver_b)
+
     def test_reject_keeps_record_editable_and_resubmits(self):
         self.make_policy([self.users_step(self.approver_a)])
         partner = self.make_company()
