@@ -503,6 +503,7 @@ class SaasApprovalRequestStep(models.Model):
         steps.fetch(["request_id", "deadline", "escalation_action", "escalated_at",
                      "reminder_hours", "last_reminder_at", "activated_at", "kind"])
         to_escalate, to_remind = Step.browse(), Step.browse()
+        rescheduled = {}
         for step in steps:
             action = escalation.decide(
                 now, step.deadline, step.escalation_action, step.escalated_at,
@@ -513,7 +514,9 @@ class SaasApprovalRequestStep(models.Model):
             elif action == escalation.REMIND:
                 to_remind |= step
             else:
-                step.write({"next_check_at": self._next_check(step)})
+                rescheduled.setdefault(self._next_check(step), []).append(step.id)
+        for next_check, step_ids in rescheduled.items():
+            Step.browse(step_ids).write({"next_check_at": next_check})
         if to_escalate:
             to_escalate._escalate(now)
         if to_remind:
