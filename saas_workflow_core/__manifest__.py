@@ -29,5 +29,4 @@
     "demo": ["demo/workflow_demo.xml"],
     "post_init_hook": "post_init_hook",
     "application": True,
-    "installable": True,
 }

@@ -244,7 +244,7 @@ class SaasAiAnomalyRule(models.Model):
 
     @api.model
     def _cron_scan(self):
-        self.search([]).action_scan()
+        self.search([("active", "=", True)]).action_scan()
 
 
 class SaasAiAnomaly(models.Model):

@@ -630,7 +630,7 @@ class SaasAiProfile(models.Model):
 
     @api.model
     def _cron_calibrate(self):
-        self.search([]).action_calibrate()
+        self.search([("active", "=", True)]).action_calibrate()
 
     # ------------------------------------------------------------------ navigation
     def action_view_decisions(self):

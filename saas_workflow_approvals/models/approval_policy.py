@@ -423,6 +423,10 @@ class SaasApprovalPolicy(models.Model):
         of raising (which would roll back the request), the call returns a
         client notification action describing the requests; the request, its
         activities and chatter messages are committed with the transaction.
+
+        Records without an open request are handled in bulk: one policy match
+        pass, then per policy one ``create`` each for the requests, their
+        steps, the activities and the chatter logs.
         """
         real = records.filtered(lambda r: isinstance(r.id, int))
         policy_ids = self._get_policy_ids(records._name, method_name)
@@ -431,16 +435,17 @@ class SaasApprovalPolicy(models.Model):
         policies = self.sudo().browse(policy_ids)
         Request = internal(self.env["saas.approval.request"])
         open_requests = Request._find_open(records._name, real.ids, method_name)
-        blocked = Request.browse()
+        blocked_ids = []
         fresh = real.filtered(lambda r: r.id not in open_requests)
         for record in real - fresh:
-            blocked |= Request._evaluate_guard(
+            blocked_ids += Request._evaluate_guard(
                 record, method_name, policies, open_requests[record.id]
-            )
+            ).ids
         if fresh:
-            blocked |= Request._guard_new(fresh, method_name, policies)
-        blocked_ids = set(blocked.mapped("res_id"))
-        allowed_ids = [rid for rid in real.ids if rid not in blocked_ids]
+            blocked_ids += Request._guard_new(fresh, method_name, policies).ids
+        blocked = Request.browse(blocked_ids)
+        blocked_res_ids = set(blocked.mapped("res_id"))
+        allowed_ids = [rid for rid in real.ids if rid not in blocked_res_ids]
         if not blocked:
             return origin(records, *args, **kwargs)
         result = None

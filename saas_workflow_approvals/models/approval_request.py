@@ -341,7 +341,7 @@ class SaasApprovalRequest(models.Model):
             old_steps.unlink()
         internal(self.env["saas.approval.request.step"]).create(step_vals)
         now = fields.Datetime.now()
-        routed = self.browse()
+        routed_ids = []
         exceptions = {}
         for request in requests:
             pairs = plans[request.id]
@@ -360,7 +360,7 @@ class SaasApprovalRequest(models.Model):
                     why=error.detail or PLAN_ERRORS.get(error.error, error.error),
                 )
             else:
-                routed |= request
+                routed_ids.append(request.id)
         for request_id, reason in exceptions.items():
             request = requests.browse(request_id)
             request.write({"state": "exception", "exception_reason": reason})
@@ -368,8 +368,9 @@ class SaasApprovalRequest(models.Model):
                 "Approval request %(name)s needs an administrator: %(reason)s",
                 name=request.name, reason=reason))
             request._emit("approval.requested", {"exception": reason}, records=records)
-        if not routed:
+        if not routed_ids:
             return
+        routed = requests.browse(routed_ids)
         routed._post_many({
             request.id: Markup("<p>%s</p>") % self.env._(
                 "Approval requested (%(name)s) by %(user)s for “%(action)s”.",
@@ -381,8 +382,8 @@ class SaasApprovalRequest(models.Model):
 
     def _advance(self):
         """Activate the next steps; approve the requests when no mandatory step is left."""
-        to_activate = self.env["saas.approval.request.step"]
-        to_approve = self.browse()
+        to_activate = []
+        to_approve = []
         for request in internal(self):
             blocked = False
             for step in request.step_ids.sorted(lambda s: (s.sequence, s.id)):
@@ -390,17 +391,17 @@ class SaasApprovalRequest(models.Model):
                     continue
                 if step.kind == planning.OVERSIGHT:
                     if step.state == "waiting":
-                        to_activate |= step
+                        to_activate.append(step.id)
                     continue
                 if step.state == "waiting":
-                    to_activate |= step
+                    to_activate.append(step.id)
                 blocked = True
                 break
             if not blocked and request.state == "pending":
-                to_approve |= request
+                to_approve.append(request.id)
         if to_activate:
-            to_activate._activate()
-        for request in self.browse(to_approve.ids):
+            internal(self.env["saas.approval.request.step"]).browse(to_activate)._activate()
+        for request in self.browse(to_approve):
             request._finalize_approved()
 
     def _finalize_approved(self):

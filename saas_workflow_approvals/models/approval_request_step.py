@@ -502,7 +502,7 @@ class SaasApprovalRequestStep(models.Model):
             return 0, 0
         steps.fetch(["request_id", "deadline", "escalation_action", "escalated_at",
                      "reminder_hours", "last_reminder_at", "activated_at", "kind"])
-        to_escalate, to_remind = Step.browse(), Step.browse()
+        to_escalate, to_remind = [], []
         rescheduled = {}
         for step in steps:
             action = escalation.decide(
@@ -510,17 +510,17 @@ class SaasApprovalRequestStep(models.Model):
                 step.reminder_hours, step.last_reminder_at, step.activated_at,
             )
             if action == escalation.ESCALATE:
-                to_escalate |= step
+                to_escalate.append(step.id)
             elif action == escalation.REMIND:
-                to_remind |= step
+                to_remind.append(step.id)
             else:
                 rescheduled.setdefault(self._next_check(step), []).append(step.id)
         for next_check, step_ids in rescheduled.items():
             Step.browse(step_ids).write({"next_check_at": next_check})
         if to_escalate:
-            to_escalate._escalate(now)
+            Step.browse(to_escalate)._escalate(now)
         if to_remind:
-            to_remind._remind(now)
+            Step.browse(to_remind)._remind(now)
         remaining = Step.search_count(domain) if limit else 0
         return len(steps), remaining
 

@@ -160,11 +160,14 @@ class SaasWorkflowEventType(models.Model):
         self.env.registry.clear_cache()
         return res
 
-    def unlink(self):
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_used(self):
         if self.env["saas.workflow.event"].sudo().search_count([("event_type_id", "in", self.ids)], limit=1):
             raise UserError(
                 self.env._("Event types that have events cannot be deleted; archive them instead.")
             )
+
+    def unlink(self):
         res = super().unlink()
         self.env.registry.clear_cache()
         return res

@@ -156,14 +156,14 @@ class SaasWorkflowSubscription(models.Model):
             if not isinstance(domain, list):
                 raise ValidationError(self.env._("A filter must be a domain (a list)."))
 
-    def unlink(self):
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_delivered(self):
         if self.env["saas.workflow.delivery"].sudo().search_count(
             [("subscription_id", "in", self.ids)], limit=1
         ):
             raise UserError(
                 self.env._("Subscriptions with deliveries keep their history: archive them instead.")
             )
-        return super().unlink()
 
     # ------------------------------------------------------------------
     # Dispatcher interface
