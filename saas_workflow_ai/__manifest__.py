@@ -28,5 +28,4 @@
         "views/menus.xml",
     ],
     "demo": ["demo/ai_demo.xml"],
-    "installable": True,
 }

@@ -92,6 +92,16 @@ def test_min_amount_skips_step():
     assert not big[0].skipped
 
 
+def test_unmet_condition_skips_step_even_without_approvers():
+    steps = planning.plan(
+        [planning.StepSpec(0, "Manager", candidates=[1]),
+         planning.StepSpec(1, "Fraud review", candidates=[], condition_met=False)],
+        requester_id=9,
+    )
+    assert [s.skipped for s in steps] == [False, True]
+    assert planning.first_error(steps) is None
+
+
 def test_same_single_approver_on_two_steps_is_an_error_unless_allowed():
     specs = [planning.StepSpec(0, "A", candidates=[1]), planning.StepSpec(1, "B", candidates=[1])]
     assert planning.plan(specs, 9)[1].error == planning.ERR_SAME_APPROVER

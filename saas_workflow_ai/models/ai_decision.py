@@ -1,7 +1,6 @@
 import logging
 
 from odoo import api, fields, models
-from odoo.addons.base.models.ir_model import MODULE_UNINSTALL_FLAG
 from odoo.exceptions import AccessError, UserError
 
 from ..lib import llm
@@ -118,10 +117,9 @@ class SaasAiDecision(models.Model):
             raise AccessError(self.env._("AI decisions are an audit trail and cannot be edited."))
         return super().write(vals)
 
-    def unlink(self):
-        if not self.env.context.get(MODULE_UNINSTALL_FLAG):
-            raise AccessError(self.env._("AI decisions are an audit trail and cannot be deleted."))
-        return super().unlink()
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_audit(self):
+        raise AccessError(self.env._("AI decisions are an audit trail and cannot be deleted."))
 
     def _sys(self):
         return self.sudo().with_context(**{WRITE_CTX: True})
@@ -396,7 +394,6 @@ class SaasAiDecisionLine(models.Model):
             raise AccessError(self.env._("AI decisions are an audit trail and cannot be edited."))
         return super().write(vals)
 
-    def unlink(self):
-        if not self.env.context.get(MODULE_UNINSTALL_FLAG):
-            raise AccessError(self.env._("AI decisions are an audit trail and cannot be deleted."))
-        return super().unlink()
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_audit(self):
+        raise AccessError(self.env._("AI decisions are an audit trail and cannot be deleted."))

@@ -28,6 +28,7 @@ class StepSpec:
     quorum: str = q.ANY
     min_approvals: int = 1
     min_amount: float = 0.0
+    condition_met: bool = True
     candidates: list = field(default_factory=list)
     resolution_error: str | None = None
 
@@ -70,7 +71,7 @@ def plan(specs, requester_id, amount=None, allow_same_approver=False):
             approvers=approvers,
             required=q.required_count(spec.quorum, len(approvers), spec.min_approvals),
         )
-        if not step_applies(spec.min_amount, amount):
+        if not spec.condition_met or not step_applies(spec.min_amount, amount):
             step.skipped = True
         elif spec.resolution_error:
             step.error, step.detail = ERR_RESOLUTION, spec.resolution_error

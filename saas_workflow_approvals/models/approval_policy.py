@@ -491,6 +491,12 @@ class SaasApprovalPolicy(models.Model):
         }
 
     @api.model
+    def _has_open_anomaly(self, record):
+        """True when the AI addon flagged ``record`` (soft dependency: False without it)."""
+        Anomaly = self.env.get("saas.ai.anomaly")
+        return bool(Anomaly is not None and Anomaly._is_flagged(record))
+
+    @api.model
     def _plan_for(self, record, requester, amount):
         """Resolve the approvers of every step and plan the request."""
         self.ensure_one()
@@ -505,6 +511,7 @@ class SaasApprovalPolicy(models.Model):
                     quorum=step.quorum,
                     min_approvals=step.min_approvals,
                     min_amount=step.min_amount if self.amount_field_id else 0.0,
+                    condition_met=not step.only_if_anomaly or self._has_open_anomaly(record),
                     candidates=users.ids,
                     resolution_error=error,
                 )

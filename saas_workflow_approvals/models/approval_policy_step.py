@@ -67,6 +67,11 @@ class SaasApprovalPolicyStep(models.Model):
         help="The step only applies when the record amount (in the policy currency) is "
         "above this value. 0 = always.",
     )
+    only_if_anomaly = fields.Boolean(
+        string="Only when an anomaly is flagged",
+        help="The step only applies when the record has an open anomaly flag "
+        "(raised by the SaaS Workflow AI anomaly rules; without that addon the step never applies).",
+    )
     timeout_hours = fields.Float(string="Timeout (hours)")
     escalation_action = fields.Selection(
         [
@@ -208,6 +213,7 @@ class SaasApprovalPolicyStep(models.Model):
             "min_approvals": self.min_approvals,
             "rejection_rule": self.rejection_rule,
             "min_amount": self.min_amount,
+            "only_if_anomaly": self.only_if_anomaly,
             "timeout_hours": self.timeout_hours,
             "escalation_action": self.escalation_action,
             "escalation_user_id": self.escalation_user_id.id or None,

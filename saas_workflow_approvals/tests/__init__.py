@@ -1,4 +1,5 @@
 from . import (
+    test_anomaly_step,
     test_business_models,
     test_delegation,
     test_escalation,
