@@ -1,7 +1,7 @@
 """End-to-end benchmark of saas_workflow_ai inside Odoo.
 
 Opens a registry on a database with saas_workflow_ai installed (``--db``), or
-creates one from the ``sw_base`` template and installs the suite
+creates one from scratch with ``project`` and the suite's core and AI addons
 (``--create-db NAME``), then measures side by side in one run, on
 ``project.task`` records whose texts come from a CSV (columns ``text,category``):
 
@@ -44,23 +44,14 @@ ADDONS = "--addons-path=%s/odoo/addons,%s" % (ODOO_HOME, ROOT)
 
 
 def create_db(name):
+    """Create ``name`` from scratch with project and the suite's core and AI addons."""
     env = dict(os.environ, PGPASSWORD="odoo")
     subprocess.run(["dropdb", "-h", "localhost", "-U", "odoo", "--if-exists", name], env=env,
                    check=True)
-    for _attempt in range(30):
-        done = subprocess.run(
-            ["createdb", "-h", "localhost", "-U", "odoo", "-T", "sw_base", name],
-            env=env, check=False, capture_output=True,
-        )
-        if done.returncode == 0:
-            break
-        time.sleep(5)
-    else:
-        sys.exit("cannot create %s from sw_base: %s" % (name, done.stderr.decode()))
     subprocess.run(
         [sys.executable, os.path.join(ODOO_HOME, "odoo-bin"), ADDONS, "-d", name, *DB_ARGS,
-         "-i", "saas_workflow_core,saas_workflow_ai", "--stop-after-init", "--no-http",
-         "--log-level=warn"],
+         "-i", "project,saas_workflow_core,saas_workflow_ai", "--without-demo=all",
+         "--stop-after-init", "--no-http", "--log-level=warn"],
         check=True,
     )
 
@@ -190,7 +181,7 @@ def run(env, args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", help="existing database with saas_workflow_ai installed")
-    parser.add_argument("--create-db", help="create this database from sw_base and install")
+    parser.add_argument("--create-db", help="create this database (project, core and AI addons) first")
     parser.add_argument("--csv", required=True)
     parser.add_argument("--train", type=int, default=1500)
     parser.add_argument("--tickets", type=int, default=300)
