@@ -34,5 +34,4 @@
             "saas_workflow_approvals/static/tests/tours/*",
         ],
     },
-    "installable": True,
 }

@@ -80,5 +80,7 @@ class SaasApprovalDecision(models.Model):
         # append-only: no caller, internal or not, may change a recorded decision
         raise AccessError(self.env._("The decision log is append-only."))
 
-    def unlink(self):  # pylint: disable=method-required-super
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_append_only(self):
+        # append-only: no caller, internal or not, may delete a recorded decision
         raise AccessError(self.env._("The decision log is append-only."))

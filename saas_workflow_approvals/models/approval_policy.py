@@ -227,11 +227,14 @@ class SaasApprovalPolicy(models.Model):
             self._update_registry()
         return res
 
-    def unlink(self):
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_with_requests(self):
         if self.request_ids:
             raise UserError(
                 self.env._("A policy with requests cannot be deleted; archive it instead.")
             )
+
+    def unlink(self):
         res = super().unlink()
         self._update_registry()
         return res

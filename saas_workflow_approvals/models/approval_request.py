@@ -129,10 +129,10 @@ class SaasApprovalRequest(models.Model):
         check_protected_write(self, vals, PROTECTED_FIELDS)
         return super().write(vals)
 
-    def unlink(self):
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_audited(self):
         if not is_internal(self.env) and self.filtered(lambda r: r.state != "draft" or r.decision_ids):
             raise AccessError(self.env._("Approval requests are kept for the audit trail."))
-        return super().unlink()
 
     # ------------------------------------------------------------ record helpers
     def _record(self):

@@ -6,7 +6,6 @@ forge it: protected fields (states, approvers, fingerprints, decisions) can
 only be written by the server-side state machine.
 """
 
-from odoo import _
 from odoo.exceptions import AccessError
 
 INTERNAL_KEY = "saas_approval_internal"
@@ -29,7 +28,7 @@ def check_protected_write(records, vals, protected):
     forbidden = sorted(set(vals) & set(protected))
     if forbidden and not is_internal(records.env):
         raise AccessError(
-            _(
+            records.env._(
                 "The fields %(fields)s of %(model)s are managed by the approval engine and "
                 "cannot be modified directly.",
                 fields=", ".join(forbidden),

@@ -315,6 +315,9 @@ def main():
         _teardown(odoo, registry)
     finally:
         if not args.db and not args.keep:
+            if "odoo.sql_db" in sys.modules:
+                # the registry's pooled connections would keep the database in use
+                sys.modules["odoo.sql_db"].close_db(db)
             _drop_db(db)
 
 
