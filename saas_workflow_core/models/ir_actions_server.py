@@ -54,14 +54,29 @@ class IrActionsServer(models.Model):
     @tools.ormcache("action_id")
     def _saas_emit_spec(self, action_id):
         """What an "Emit Business Event" action emits, cached: ``(model, code, idempotent,
-        ((field, type), ...))``. Writing server actions or event types clears the cache."""
+        ((field, type), ...), group_ids)``. Writing server actions or event types clears
+        the cache."""
         action = self.sudo().browse(action_id)
         return (
             action.model_id.model,
             action.saas_event_type_id.code,
             bool(action.saas_idempotent),
             tuple((field.name, field.ttype) for field in action.saas_payload_field_ids),
+            frozenset(action.groups_id.ids),
         )
+
+    def _saas_run_emit(self):
+        """Run an "Emit Business Event" action from an automation rule, as ``run()`` does,
+        without reading the action again: the groups that may run it are checked, and in
+        a superuser environment (the one automation rules run their actions in) the
+        access checks of ``run()`` always pass. Other environments go through ``run()``."""
+        self.ensure_one()
+        if not self.env.su:
+            return self.run()
+        group_ids = self._saas_emit_spec(self.id)[4]
+        if group_ids and not group_ids.intersection(self.env.user.groups_id.ids):
+            raise AccessError(self.env._("You don't have enough access rights to run this action."))
+        return self._run_action_saas_emit_event()
 
     def _saas_event_payload(self, record, payload_fields=None):
         if payload_fields is None:
@@ -81,7 +96,7 @@ class IrActionsServer(models.Model):
         return payload
 
     def _run_action_saas_emit_event(self, eval_context=None):
-        model, code, idempotent, payload_fields = self._saas_emit_spec(self.id)
+        model, code, idempotent, payload_fields, _groups = self._saas_emit_spec(self.id)
         ids = self.env.context.get("active_ids") or [self.env.context.get("active_id")]
         records = self.env[model].browse([res_id for res_id in ids if res_id])
         Event = self.env["saas.workflow.event"]
@@ -114,14 +129,24 @@ class IrActionsServer(models.Model):
     def create(self, vals_list):
         actions = super().create(vals_list)
         actions._check_saas_manager_scope()
+        if any(action.base_automation_id for action in actions):
+            self.env["base.automation"]._saas_invalidate_rules()
         return actions
 
     def write(self, vals):
         self._check_saas_manager_scope()
+        rule_actions = any(action.base_automation_id for action in self)
         res = super().write(vals)
         self._check_saas_manager_scope()
+        if rule_actions or any(action.base_automation_id for action in self):
+            # What rules run and what their actions emit is cached (see base.automation).
+            self.env["base.automation"]._saas_invalidate_rules()
         return res
 
     def unlink(self):
         self._check_saas_manager_scope()
-        return super().unlink()
+        rule_actions = any(action.base_automation_id for action in self)
+        res = super().unlink()
+        if rule_actions:
+            self.env["base.automation"]._saas_invalidate_rules()
+        return res

@@ -3,6 +3,7 @@ from . import (
     test_concurrency,
     test_dispatch,
     test_outbox,
+    test_source_rules,
     test_sources,
     test_views,
 )
