@@ -36,70 +36,13 @@ own users, policies and records, and archives its policies at the end.
 
 import argparse
 import os
-import subprocess
 import sys
 import time
-from pathlib import Path
 
-ODOO_HOME = os.environ.get("ODOO_HOME", "/opt/odoo18")
-sys.path.insert(0, ODOO_HOME)
+from benchlib import drop_db, load_registry, prepare_db
 
-ROOT = Path(__file__).resolve().parents[2]
-ADDONS = f"{ODOO_HOME}/odoo/addons,{ROOT}"
-DB_ARGS = ["--db_host=localhost", "--db_port=5432", "--db_user=odoo", "--db_password=odoo"]
 MODULE = "saas_workflow_approvals"
 BATCH = 500
-
-
-def _psql(sql, db="postgres"):
-    env = dict(os.environ, PGPASSWORD="odoo")
-    return subprocess.run(
-        ["psql", "-h", "localhost", "-U", "odoo", "-d", db, "-tAc", sql],
-        capture_output=True, text=True, env=env, check=False,
-    ).stdout.strip()
-
-
-def _install(db, modules):
-    print(f"installing {modules} in database {db} ...", flush=True)
-    subprocess.run(
-        [sys.executable, f"{ODOO_HOME}/odoo-bin", f"--addons-path={ADDONS}", *DB_ARGS, "-d", db,
-         "-i", modules, "--stop-after-init", "--without-demo=all", "--no-http",
-         "--max-cron-threads=0", "--log-level=warn"],
-        check=True,
-    )
-
-
-def _prepare_db(db, create):
-    exists = _psql(f"SELECT 1 FROM pg_database WHERE datname = '{db}'") == "1"
-    if create:
-        if exists:
-            raise SystemExit(f"database {db} already exists: pass it with --db to reuse it")
-        _install(db, f"purchase,{MODULE}")
-        return
-    if not exists:
-        raise SystemExit(f"database {db} does not exist (omit --db to create one)")
-    if _psql("SELECT state FROM ir_module_module WHERE name = 'purchase'", db) != "installed":
-        raise SystemExit(f"database {db} has no purchase module")
-    if _psql(f"SELECT state FROM ir_module_module WHERE name = '{MODULE}'", db) != "installed":
-        _install(db, MODULE)
-
-
-def _drop_db(db):
-    env = dict(os.environ, PGPASSWORD="odoo")
-    subprocess.run(["dropdb", "-h", "localhost", "-U", "odoo", "--if-exists", db], env=env,
-                   check=False)
-
-
-def _registry(db):
-    import odoo  # noqa: PLC0415
-
-    odoo.tools.config.parse_config(
-        [f"--addons-path={ADDONS}", *DB_ARGS, "-d", db, "--log-level=warn",
-         "--max-cron-threads=0"]
-    )
-    from odoo.modules.registry import Registry  # noqa: PLC0415
-
-    return odoo, Registry(db)
 
 
 def _user(env, login, groups):
@@ -277,9 +220,9 @@ def main():
     parser.add_argument("--keep", action="store_true", help="keep the database it creates")
     args = parser.parse_args()
     db = args.db or f"bench_approvals_{os.getpid()}"
-    _prepare_db(db, create=not args.db)
+    prepare_db(db, create=not args.db, modules=["purchase", MODULE], required=["purchase"])
     try:
-        odoo, registry = _registry(db)
+        odoo, registry = load_registry(db)
         t0 = time.perf_counter()
         uid, small, large, batch = _setup(odoo, registry, args.orders)
         print(f"set-up: {3 * args.orders} purchase orders in {time.perf_counter() - t0:.1f} s")
@@ -318,7 +261,7 @@ def main():
             if "odoo.sql_db" in sys.modules:
                 # the registry's pooled connections would keep the database in use
                 sys.modules["odoo.sql_db"].close_db(db)
-            _drop_db(db)
+            drop_db(db)
 
 
 if __name__ == "__main__":

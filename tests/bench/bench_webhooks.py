@@ -30,19 +30,12 @@ import multiprocessing as mp
 import os
 import socket
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
-ODOO_HOME = os.environ.get("ODOO_HOME", "/opt/odoo18")
-sys.path.insert(0, ODOO_HOME)
+from benchlib import drop_db, load_registry, prepare_db
 
-ROOT = Path(__file__).resolve().parents[2]
-ADDONS = f"{ODOO_HOME}/odoo/addons,{ROOT}"
-DB_ARGS = ["--db_host=localhost", "--db_port=5432", "--db_user=odoo", "--db_password=odoo"]
 CODE = "bench.webhook.delivered"
 MODULE = "saas_workflow_integrations"
 EMITTERS = 4  # threads emitting the latency run's events, one transaction per event
@@ -108,62 +101,9 @@ def _receiver_stats(port, reset=False):
 # ----------------------------------------------------------------------
 # Odoo as a library
 # ----------------------------------------------------------------------
-_LOADED = {}
-
-
-def _odoo(db):
-    """Load Odoo and the database's registry once per process."""
-    if db not in _LOADED:
-        import odoo  # noqa: PLC0415
-
-        odoo.tools.config.parse_config(
-            [f"--addons-path={ADDONS}", *DB_ARGS, "-d", db, "--log-level=warn", "--max-cron-threads=0"]
-        )
-        from odoo.modules.registry import Registry  # noqa: PLC0415
-
-        _LOADED[db] = (odoo, Registry(db))
-    return _LOADED[db]
-
-
-def _psql(sql, db="postgres"):
-    env = dict(os.environ, PGPASSWORD="odoo")
-    return subprocess.run(
-        ["psql", "-h", "localhost", "-U", "odoo", "-d", db, "-tAc", sql],
-        capture_output=True, text=True, env=env, check=False,
-    ).stdout.strip()
-
-
-def _install(db):
-    """Install the addon (creating the database when it does not exist) with odoo-bin."""
-    print(f"installing {MODULE} in database {db} ...", flush=True)
-    subprocess.run(
-        [sys.executable, f"{ODOO_HOME}/odoo-bin", f"--addons-path={ADDONS}", *DB_ARGS, "-d", db,
-         "-i", MODULE, "--stop-after-init", "--without-demo=all", "--no-http", "--max-cron-threads=0",
-         "--log-level=warn"],
-        check=True,
-    )
-
-
-def _prepare_db(db, create):
-    if create:
-        if _psql(f"SELECT 1 FROM pg_database WHERE datname = '{db}'") == "1":
-            raise SystemExit(f"database {db} already exists: pass it with --db to reuse it")
-        _install(db)
-        return
-    if _psql(f"SELECT 1 FROM pg_database WHERE datname = '{db}'") != "1":
-        raise SystemExit(f"database {db} does not exist (omit --db to create one)")
-    if _psql(f"SELECT state FROM ir_module_module WHERE name = '{MODULE}'", db) != "installed":
-        _install(db)
-
-
-def _drop_db(db):
-    env = dict(os.environ, PGPASSWORD="odoo")
-    subprocess.run(["dropdb", "-h", "localhost", "-U", "odoo", "--if-exists", db], env=env, check=False)
-
-
 def _setup(db, port):
     """A fresh endpoint for this run, subscribed to the benchmark's own event type."""
-    odoo, registry = _odoo(db)
+    odoo, registry = load_registry(db)
     with registry.cursor() as cr:
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
         icp = env["ir.config_parameter"]
@@ -186,7 +126,7 @@ def _setup(db, port):
 
 
 def _teardown(db):
-    odoo, registry = _odoo(db)
+    odoo, registry = load_registry(db)
     with registry.cursor() as cr:
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
         etype = env["saas.workflow.event.type"].search([("code", "=", CODE)])
@@ -206,7 +146,7 @@ def _payload(i):
 
 
 def _emit_batch(db, n):
-    odoo, registry = _odoo(db)
+    odoo, registry = load_registry(db)
     with registry.cursor() as cr:
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
         for i in range(n):
@@ -215,7 +155,7 @@ def _emit_batch(db, n):
 
 def _remaining(db, sub_id):
     """Events of the benchmark not routed yet, plus its deliveries not finished."""
-    odoo, registry = _odoo(db)
+    odoo, registry = load_registry(db)
     with registry.cursor() as cr:
         cr.execute("SELECT count(*) FROM saas_workflow_event WHERE routed IS NOT TRUE AND code = %s", (CODE,))
         unrouted = cr.fetchone()[0]
@@ -228,7 +168,7 @@ def _remaining(db, sub_id):
 
 
 def _worker(db, ready, start, stop, name):
-    odoo, registry = _odoo(db)
+    odoo, registry = load_registry(db)
     ready.release()
     start.wait()
     while not stop.is_set():
@@ -261,7 +201,7 @@ def _stop_workers(procs, stop):
 def bench_plain(db, port, n):
     import requests  # noqa: PLC0415
 
-    _odoo(db)
+    load_registry(db)
     from odoo.addons.saas_workflow_integrations.lib import body, signing  # noqa: PLC0415
 
     secret = signing.generate_secret()
@@ -301,7 +241,7 @@ def bench_throughput(db, port, n, workers):
 
 def bench_latency(db, port, rate, seconds, workers):
     sub_id = _setup(db, port)
-    odoo, registry = _odoo(db)
+    odoo, registry = load_registry(db)
     procs, start, stop = _start_workers(db, workers)
     _receiver_stats(port, reset=True)
     start.set()
@@ -357,7 +297,7 @@ def main():
     args = parser.parse_args()
     create = not args.db
     db = args.db or f"swi_bench_{os.getpid()}"
-    _prepare_db(db, create)
+    prepare_db(db, create, modules=[MODULE])
     ctx = mp.get_context("spawn")
     port_queue = ctx.Queue()
     receiver = ctx.Process(target=_serve, args=(port_queue,), daemon=True)
@@ -399,7 +339,7 @@ def main():
 
             Registry.delete_all()
             odoo.sql_db.close_all()
-            _drop_db(db)
+            drop_db(db)
 
 
 if __name__ == "__main__":
