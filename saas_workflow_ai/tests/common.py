@@ -1,4 +1,4 @@
-from odoo.tests import TransactionCase
+from odoo.tests import TransactionCase, new_test_user
 
 from .fake_openai_server import FakeOpenAIServer
 
@@ -14,28 +14,13 @@ class AiCase(TransactionCase):
         cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
         cls.company = cls.env.company
         cls.company.saas_ai_allow_external = True
-        cls.reviewer = cls.env["res.users"].create(
-            {
-                "name": "Rita Reviewer",
-                "login": "ai_reviewer",
-                "email": "rita@example.com",
-                "groups_id": [
-                    (6, 0, [cls.env.ref("base.group_user").id,
-                            cls.env.ref("saas_workflow_ai.group_ai_user").id,
-                            cls.env.ref("project.group_project_user").id])
-                ],
-            }
+        cls.reviewer = new_test_user(
+            cls.env, login="ai_reviewer", name="Rita Reviewer", email="rita@example.com",
+            groups="base.group_user,saas_workflow_ai.group_ai_user,project.group_project_user",
         )
-        cls.manager = cls.env["res.users"].create(
-            {
-                "name": "Max Manager",
-                "login": "ai_manager",
-                "groups_id": [
-                    (6, 0, [cls.env.ref("base.group_user").id,
-                            cls.env.ref("saas_workflow_ai.group_ai_manager").id,
-                            cls.env.ref("project.group_project_manager").id])
-                ],
-            }
+        cls.manager = new_test_user(
+            cls.env, login="ai_manager", name="Max Manager",
+            groups="base.group_user,saas_workflow_ai.group_ai_manager,project.group_project_manager",
         )
         cls.project = cls.env["project.project"].create({"name": "Support"})
         Tag = cls.env["project.tags"]

@@ -130,6 +130,17 @@ class WebhookCase(TransactionCase):
             [("event_id", "=", event.id), ("subscription_id", "=", endpoint.subscription_id.id)]
         )
 
+    def assert_blocked(self, event, endpoint, reason):
+        """The delivery is dead without the receiver being called, and its attempt says why."""
+        self.assertEqual(self.receiver.hits, [])
+        delivery = self.delivery_of(event, endpoint)
+        self.assertEqual(delivery.state, "dead")
+        attempt = delivery.webhook_attempt_ids
+        self.assertEqual(attempt.outcome, "blocked")
+        self.assertFalse(attempt.called)
+        self.assertIn(reason, attempt.error)
+        return delivery
+
     def make_due(self, deliveries):
         """Jump over the retry delay without waiting for it."""
         self.env.cr.execute(

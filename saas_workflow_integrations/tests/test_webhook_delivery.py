@@ -303,13 +303,7 @@ class TestWebhookDelivery(WebhookCase):
         self.env["ir.config_parameter"].sudo().set_param("saas_workflow_integrations.ssrf_allowlist", "")
         event = self.emit()
         self.dispatch()
-        self.assertEqual(self.receiver.hits, [])
-        delivery = self.delivery_of(event, endpoint)
-        self.assertEqual(delivery.state, "dead")
-        attempt = delivery.webhook_attempt_ids
-        self.assertEqual(attempt.outcome, "blocked")
-        self.assertFalse(attempt.called)
-        self.assertIn("loopback", attempt.error)
+        self.assert_blocked(event, endpoint, "loopback")
 
     def test_connected_address_is_vetted_not_only_the_url(self):
         """DNS rebinding: the name resolves to an allowed address when the URL is checked and to
@@ -333,13 +327,7 @@ class TestWebhookDelivery(WebhookCase):
             event = self.emit()
             self.dispatch()
         self.assertEqual(answers[:2], ["127.0.0.1", "127.0.0.2"], "checked before sending, then at connect")
-        self.assertEqual(self.receiver.hits, [])
-        delivery = self.delivery_of(event, endpoint)
-        self.assertEqual(delivery.state, "dead")
-        attempt = delivery.webhook_attempt_ids
-        self.assertEqual(attempt.outcome, "blocked")
-        self.assertFalse(attempt.called)
-        self.assertIn("127.0.0.2", attempt.error)
+        self.assert_blocked(event, endpoint, "127.0.0.2")
         # With an honest answer the same endpoint is delivered through the vetted address.
         self.emit()
         self.dispatch()

@@ -131,34 +131,22 @@ def bench_writes(registry, count, rounds):
             [("model", "=", "res.partner"), ("name", "in", ["name", "email"])]
         )
         etype = env["saas.workflow.event.type"].search([("code", "=", "bench.partner.updated")])
-        rule_id = env["base.automation"].create(
-            {
-                "name": "Bench source",
-                "model_id": model.id,
-                "trigger": "on_create_or_write",
-                # "When updating: Name": recomputations of other stored fields do not emit.
-                "trigger_field_ids": [(6, 0, fields_.filtered(lambda f: f.name == "name").ids)],
-                "active": False,
-                "action_server_ids": [
-                    (0, 0, {"name": "Emit", "model_id": model.id, "state": "saas_emit_event",
-                            "saas_event_type_id": etype.id,
-                            "saas_payload_field_ids": [(6, 0, fields_.ids)]})
-                ],
-            }
-        ).id
+        name_field = fields_.filtered(lambda f: f.name == "name")
+
+        def make_rule(name, action):
+            # "When updating: Name": recomputations of other stored fields do not fire it.
+            return env["base.automation"].create(
+                {"name": name, "model_id": model.id, "trigger": "on_create_or_write",
+                 "trigger_field_ids": [(6, 0, name_field.ids)], "active": False,
+                 "action_server_ids": [(0, 0, {"model_id": model.id, **action})]}
+            ).id
+
+        rule_id = make_rule("Bench source", {
+            "name": "Emit", "state": "saas_emit_event", "saas_event_type_id": etype.id,
+            "saas_payload_field_ids": [(6, 0, fields_.ids)],
+        })
         # The same rule running an empty code action: the cost of base.automation alone.
-        empty_rule_id = env["base.automation"].create(
-            {
-                "name": "Bench empty rule",
-                "model_id": model.id,
-                "trigger": "on_create_or_write",
-                "trigger_field_ids": [(6, 0, fields_.filtered(lambda f: f.name == "name").ids)],
-                "active": False,
-                "action_server_ids": [
-                    (0, 0, {"name": "Nothing", "model_id": model.id, "state": "code", "code": "pass"})
-                ],
-            }
-        ).id
+        empty_rule_id = make_rule("Bench empty rule", {"name": "Nothing", "state": "code", "code": "pass"})
 
     def set_rule(mode):
         with Env(registry) as env:
