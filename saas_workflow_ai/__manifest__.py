@@ -17,6 +17,7 @@
         "data/mail_activity_type.xml",
         "data/subscription.xml",
         "data/ir_cron.xml",
+        "data/template_support.xml",
         "views/ai_provider_views.xml",
         "views/ai_profile_views.xml",
         "views/ai_decision_views.xml",

@@ -21,6 +21,7 @@
         "views/event_type_views.xml",
         "views/subscription_views.xml",
         "views/workflow_views.xml",
+        "views/workflow_template_views.xml",
         "views/ir_actions_server_views.xml",
         "views/base_automation_views.xml",
         "views/res_config_settings_views.xml",

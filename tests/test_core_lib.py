@@ -8,7 +8,7 @@ import random
 import pydantic
 import pytest
 
-from saas_workflow_core.lib import backoff, ids, payload, schemas
+from saas_workflow_core.lib import backoff, ids, payload, schemas, templates
 from saas_workflow_core.lib.errors import HandlerError, PermanentError, RetryableError
 
 
@@ -156,3 +156,16 @@ def test_error_classes():
     assert isinstance(exc, HandlerError) and exc.retry_after == 30
     assert RetryableError("busy").retry_after is None
     assert isinstance(PermanentError("gone"), HandlerError)
+
+
+def test_template_modules_and_params():
+    assert templates.split_modules(" crm, sale_management,,project ") == [
+        "crm", "sale_management", "project"
+    ]
+    assert templates.missing_modules("crm,account,hr", {"crm", "hr"}) == ["account"]
+    assert templates.missing_modules("", {"crm"}) == []
+    assert templates.param_field("user") == "value_user_id"
+    assert templates.param_field("integer") == "value_integer"
+    with pytest.raises(ValueError):
+        templates.param_field("date")
+    assert templates.describe_params({"b": 2, "a": "", "c": False}) == ["a = —", "b = 2", "c = —"]

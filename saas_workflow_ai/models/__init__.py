@@ -7,5 +7,6 @@ from . import (
     res_company,
     res_config_settings,
     sla,
+    template_support,
     workflow_subscription,
 )

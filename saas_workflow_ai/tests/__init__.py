@@ -6,4 +6,5 @@ from . import (
     test_ai_summary,
     test_anomaly,
     test_sla,
+    test_template_support,
 )

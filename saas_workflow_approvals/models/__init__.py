@@ -8,4 +8,9 @@ from . import (
     common,
     mail_activity,
     mail_activity_type,
+    template_dunning,
+    template_hr_requests,
+    template_lead_to_cash,
+    template_procurement,
+    template_renewals,
 )

@@ -9,5 +9,10 @@ from . import (
     test_quorum,
     test_rpc,
     test_sod,
+    test_template_dunning,
+    test_template_hr_requests,
+    test_template_lead_to_cash,
+    test_template_procurement,
+    test_template_renewals,
     test_tour,
 )

@@ -7,4 +7,5 @@ from . import (
     res_config_settings,
     subscription,
     workflow,
+    workflow_template,
 )

@@ -5,5 +5,6 @@ from . import (
     test_outbox,
     test_source_rules,
     test_sources,
+    test_templates,
     test_views,
 )
