@@ -27,6 +27,8 @@
         "wizards/ai_review_wizard_views.xml",
         "wizards/ai_summary_wizard_views.xml",
         "views/menus.xml",
+        "views/operations_kpi_views.xml",
+        "data/operations_kpi.xml",
     ],
     "demo": ["demo/ai_demo.xml"],
 }

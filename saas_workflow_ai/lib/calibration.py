@@ -233,12 +233,15 @@ def coverage_precision_at(confidences, correct, threshold):
     return n / c.size, float(k[mask].mean()), n
 
 
-def threshold_for_precision(confidences, correct, target_precision=0.97, *, min_covered=1):
+def threshold_for_precision(confidences, correct, target_precision=0.97, *, min_covered=1, z=0.0):
     """Smallest confidence threshold whose covered set has precision >= target.
 
     Candidate thresholds are the observed confidences; ``conf >= threshold``
     is covered.  The smallest qualifying threshold gives the largest coverage.
     ``min_covered`` rejects thresholds that cover fewer decisions than that.
+    With ``z > 0`` the Wilson lower bound of the precision (``z`` standard
+    deviations) must reach the target, a margin for the sampling noise of the
+    decisions the threshold is picked on.
     """
     c, k = _as_conf_correct(confidences, correct)
     n_total = int(c.size)
@@ -252,7 +255,15 @@ def threshold_for_precision(confidences, correct, target_precision=0.97, *, min_
     last_of_tie = np.ones(n_total, dtype=bool)
     last_of_tie[:-1] = cs[:-1] != cs[1:]
     prec = hits / counts
-    ok = last_of_tie & (prec >= target_precision - 1e-12) & (counts >= min_covered)
+    bound = prec
+    if z > 0:
+        z2 = z * z
+        bound = (
+            prec
+            + z2 / (2 * counts)
+            - z * np.sqrt(prec * (1 - prec) / counts + z2 / (4 * counts**2))
+        ) / (1 + z2 / counts)
+    ok = last_of_tie & (bound >= target_precision - 1e-12) & (counts >= min_covered)
     if not ok.any():
         return ThresholdResult(None, None, 0.0, 0, n_total)
     i = int(np.nonzero(ok)[0][-1])

@@ -55,15 +55,18 @@ def threshold_for_precision(confidences, correct, target):
 
 # ---------------------------------------------------------------------- local model
 def _local_model():
-    """The local model library, with the e5 thread count of the server configuration.
+    """The local model library, with the e5 settings of the server configuration.
 
-    ``saas_ai_e5_threads`` in the Odoo configuration file (default 1 per worker process);
-    it takes effect when the e5 engine is first loaded in the process.
+    ``saas_ai_e5_threads`` in the Odoo configuration file (default 1 per worker process)
+    takes effect when the e5 engine is first loaded in the process;
+    ``saas_ai_e5_workers`` (default 1) is the number of single-threaded processes that
+    share the e5 step of a batch of tickets (the worker itself and helpers it starts).
     """
     lib = _lib("local_model")
     threads = config.get("saas_ai_e5_threads")
-    if threads:
-        lib.configure(e5_threads=threads)
+    workers = config.get("saas_ai_e5_workers")
+    if threads or workers:
+        lib.configure(e5_threads=threads, e5_workers=workers)
     return lib
 
 
@@ -85,6 +88,13 @@ def local_load(blob):
 
 def local_unavailable_error():
     return _lib("local_model").LocalModelUnavailable
+
+
+def local_prefetch(model, texts):
+    """Classify ``texts`` in one batch; the one-text calls that follow are answered from
+    the model's cache."""
+    if texts:
+        model.predict_proba(list(texts))
 
 
 def local_predict(model, text, allowed):

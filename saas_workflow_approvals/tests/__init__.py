@@ -6,6 +6,7 @@ from . import (
     test_exception_access,
     test_freeze_fingerprint,
     test_guard,
+    test_operations_kpi,
     test_quorum,
     test_rpc,
     test_sod,

@@ -144,6 +144,64 @@ class TestGuard(ApprovalCase):
         request.with_user(self.approver_b).action_approve()
         self.assertEqual(request.state, "approved")
 
+    def test_approvers_follow_document_once(self):
+        """Each approver gets the activity and follows the document (once), as Odoo
+        does for activity assignees; the request log is on both chatters."""
+        self.make_policy([self.users_step(self.approver_a | self.approver_b)])
+        one, two = self.make_company("One Corp"), self.make_company("Two Corp")
+        one.message_subscribe(partner_ids=self.approver_a.partner_id.ids)
+        self.archive_as(self.requester, one)
+        (one | two).with_user(self.requester).action_archive()
+        approver_partners = (self.approver_a | self.approver_b).partner_id
+        for partner in one | two:
+            request = self.request_for(partner)
+            self.assertEqual(self.approval_activities(partner).user_id,
+                             self.approver_a | self.approver_b)
+            followers = self.env["mail.followers"].search(
+                [("res_model", "=", "res.partner"), ("res_id", "=", partner.id),
+                 ("partner_id", "in", approver_partners.ids)])
+            self.assertEqual(len(followers), 2)
+            self.assertEqual(followers.partner_id, approver_partners)
+            for thread in (partner, request):
+                note = thread.message_ids.filtered(lambda m: "Approval requested" in (m.body or ""))
+                self.assertEqual(len(note), 1)
+                self.assertEqual(note.subtype_id, self.env.ref("mail.mt_note"))
+                self.assertEqual(note.message_type, "notification")
+        # the activity shows in the approver's activity menu
+        groups = self.approver_b.with_user(self.approver_b)._get_activity_groups()
+        partner_group = [g for g in groups if g.get("model") == "res.partner"]
+        self.assertTrue(partner_group)
+        self.assertEqual(sum(partner_group[0][f"{state}_count"]
+                             for state in ("today", "overdue", "planned")), 2)
+
+    def test_timeline_shows_decisions_in_order(self):
+        self.make_policy([
+            self.users_step(self.approver_a, name="Controller check", sequence=1),
+            self.users_step(self.approver_b, name="Director sign-off", sequence=2),
+        ])
+        partner = self.make_company()
+        self.archive_as(self.requester, partner)
+        request = self.request_for(partner)
+        html = str(request.timeline_html)
+        self.assertLess(html.index("Controller check"), html.index("Director sign-off"))
+        self.assertIn("o_saas_timeline_step_pending", html)
+        self.assertIn("o_saas_timeline_step_waiting", html)
+        self.assertNotIn("o_saas_timeline_decision", html)
+        request.with_user(self.approver_a).action_approve(comment="Figures <checked>")
+        request.with_user(self.approver_b).action_approve(comment="Budget available")
+        request.invalidate_recordset(["timeline_html"])
+        html = str(request.with_user(self.requester).timeline_html)
+        first, second = html.index("Controller check"), html.index("Director sign-off")
+        alice, bob = html.index("Alice Approver"), html.index("Bob Approver")
+        self.assertLess(first, alice)
+        self.assertLess(alice, second)
+        self.assertLess(second, bob)
+        self.assertLess(html.index("Figures &lt;checked&gt;"), html.index("Budget available"))
+        self.assertEqual(html.count("o_saas_timeline_decision\""), 2)
+        self.assertNotIn("o_saas_timeline_step_pending", html)
+        self.assertEqual(html.count("o_saas_timeline_step_approved"), 2)
+        self.assertIn("o_saas_timeline_closed_approved", html)
+
     def test_approve_from_activity(self):
         self.make_policy([self.users_step(self.approver_a | self.approver_b)])
         partner = self.make_company()

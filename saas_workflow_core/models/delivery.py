@@ -268,9 +268,12 @@ class SaasWorkflowDelivery(models.Model):
             sub = delivery.subscription_id
             started = time.perf_counter()
             try:
-                handler_sub = sub.with_context(saas_workflow_event=event._as_context())
-                with cr.savepoint():
-                    note = handler_sub._run_handler(event.with_env(handler_sub.env), delivery)
+                if sub._handler_needs_savepoint(delivery):
+                    handler_sub = sub.with_context(saas_workflow_event=event._as_context())
+                    with cr.savepoint():
+                        note = handler_sub._run_handler(event.with_env(handler_sub.env), delivery)
+                else:
+                    note = sub._run_handler(event, delivery)
             except Exception as exc:
                 _logger.info(
                     "Delivery %s of %s to %r failed: %s", delivery.id, event.public_id, sub.name, exc

@@ -187,6 +187,18 @@ class SaasWorkflowSubscription(models.Model):
             )
         return method(event, delivery)
 
+    def _handler_needs_savepoint(self, delivery):
+        """Whether the handler may write to the database for ``delivery`` (default: yes).
+
+        The dispatcher runs each handler in a savepoint, so that a failure rolls
+        back its own work only, with the event in ``env.context``. A handler kind
+        whose work for this delivery was done ahead of the loop and only has to be
+        reported (e.g. an HTTP answer received by a batch hook of the dispatcher)
+        may answer False: it then runs without the savepoint round trips and must
+        not write anything.
+        """
+        return True
+
     def _handle_noop(self, event, delivery):
         return None
 

@@ -60,3 +60,17 @@ def evaluate(stats, now, config=None):
     if elapsed >= config.cooldown:
         return Decision(HALF_OPEN, True)
     return Decision(OPEN, False, max(1, int(round(config.cooldown - elapsed))))
+
+
+def assume_failed(stats, count, now):
+    """``stats`` as if ``count`` calls still awaiting their answer had just failed.
+
+    The breaker can only get worse with failures: when it allows a call under
+    this assumption, it allows it whatever those answers turn out to be, so a
+    caller posting concurrently decides exactly as one posting one at a time.
+    """
+    if count <= 0:
+        return stats
+    return WindowStats(
+        total=stats.total + count, failures=stats.failures + count, last_at=now, last_ok=False
+    )

@@ -1,8 +1,10 @@
 """Outbound HTTP for webhook deliveries: per-thread session, capped reads, outcomes."""
 
 import email.utils
+import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import requests
@@ -26,6 +28,8 @@ RETRY_STATUSES = frozenset({404, 408, 409, 425, 429})
 RETRY_AFTER_STATUSES = frozenset({429, 503})
 
 _local = threading.local()
+_pool_lock = threading.Lock()
+_pool = {}  # "key": (pid, size), "executor": ThreadPoolExecutor
 
 
 @dataclass
@@ -38,6 +42,7 @@ class Result:
     headers: dict = field(default_factory=dict)
     error: str = ""
     error_kind: str = ""  # "", "timeout", "connection", "blocked", "invalid"
+    sent_at: float = 0.0  # unix seconds when the attempt started
 
     @property
     def excerpt(self):
@@ -88,7 +93,7 @@ def post(
     bytes cannot hold the worker.
     """
     start = time.monotonic()
-    result = Result()
+    result = Result(sent_at=time.time())
     try:
         # Refuse literal private targets before anything else sees the request; the
         # adapter checks again, and vets every address it connects to.
@@ -138,6 +143,29 @@ def post(
     result.body = b"".join(chunks)[:max_response_bytes]
     result.latency_ms = _ms(start)
     return result
+
+
+def post_in_thread(allowlist_text, url, body, headers, **kwargs):
+    """:func:`post` with the calling thread's session (for :func:`get_pool` threads)."""
+    return post(get_session(allowlist_text), url, body, headers, **kwargs)
+
+
+def get_pool(size):
+    """Threads of this process that send webhook posts concurrently (``size`` of them).
+
+    One pool per process (rebuilt after a fork or when ``size`` changes); each of
+    its threads keeps its own session, hence its own keep-alive connections.
+    The threads only do HTTP: the caller keeps every database access.
+    """
+    key = (os.getpid(), size)
+    with _pool_lock:
+        if _pool.get("key") != key:
+            old = _pool.get("executor")
+            if old is not None and _pool["key"][0] == key[0]:
+                old.shutdown(wait=False)
+            _pool["key"] = key
+            _pool["executor"] = ThreadPoolExecutor(max_workers=size, thread_name_prefix="saas-webhook-post")
+        return _pool["executor"]
 
 
 def _drop_connection(response):

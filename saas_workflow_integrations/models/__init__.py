@@ -10,3 +10,5 @@ from . import inbound_message
 from . import subscription
 from . import delivery
 from . import res_config_settings
+from . import demo_story
+from . import operations_kpi

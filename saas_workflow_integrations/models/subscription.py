@@ -34,6 +34,13 @@ class SaasWorkflowSubscription(models.Model):
             cache["endpoint_ids"] = [*cache.get("endpoint_ids", ()), *found.ids]
         return endpoints[self.id].with_env(self.env(su=True))
 
+    def _handler_needs_savepoint(self, delivery):
+        # A webhook answered ahead of the handler loop is only reported: the attempt
+        # goes to the batch's in-memory log, written once the loop is over.
+        if self.handler_type == "webhook" and delivery.id in _batch_cache().get("sent", {}):
+            return False
+        return super()._handler_needs_savepoint(delivery)
+
     def _handle_webhook(self, event, delivery):
         endpoint = self._webhook_endpoint()
         if not endpoint:

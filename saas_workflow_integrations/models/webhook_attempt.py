@@ -57,6 +57,14 @@ class SaasWebhookAttempt(models.Model):
         "next_attempt_at", "company_id",
     )
 
+    _LOG_TYPES = {
+        "endpoint_id": "int4", "delivery_id": "int4", "event_id": "int4", "webhook_id": "varchar",
+        "attempt_no": "int4", "attempted_at": "timestamp", "status_code": "int4", "latency_ms": "int4",
+        "response_excerpt": "text", "error": "text", "outcome": "varchar", "called": "bool",
+        "next_attempt_at": "timestamp", "company_id": "int4", "is_failure": "bool",
+        "attempt_count": "int4", "failure_count": "int4",
+    }
+
     @api.model
     def _insert_log(self, vals_list):
         """Append attempt rows in one statement (the dispatcher's hot path).
@@ -67,18 +75,28 @@ class SaasWebhookAttempt(models.Model):
         """
         if not vals_list:
             return
-        columns = self._LOG_COLUMNS
-        rows = []
+        columns = (*self._LOG_COLUMNS, "is_failure", "attempt_count", "failure_count")
+        arrays = {name: [] for name in columns}
         for vals in vals_list:
-            row = [vals.get(name) or None for name in columns]
-            row[columns.index("called")] = bool(vals.get("called", True))
-            row[columns.index("status_code")] = vals.get("status_code") or 0
-            row[columns.index("latency_ms")] = vals.get("latency_ms") or 0
+            for name in self._LOG_COLUMNS:
+                arrays[name].append(vals.get(name) or None)
             failure = vals["outcome"] != "success"
-            rows.append((*row, failure, 1, int(failure)))
-        names = SQL(", ").join(SQL.identifier(name) for name in (*columns, "is_failure", "attempt_count", "failure_count"))
-        values = SQL(", ").join(SQL("(%s)", SQL(", ").join(SQL("%s", value) for value in row)) for row in rows)
-        self.env.cr.execute(SQL("INSERT INTO saas_webhook_attempt (%s) VALUES %s", names, values))
+            arrays["called"][-1] = bool(vals.get("called", True))
+            arrays["status_code"][-1] = vals.get("status_code") or 0
+            arrays["latency_ms"][-1] = vals.get("latency_ms") or 0
+            arrays["is_failure"].append(failure)
+            arrays["attempt_count"].append(1)
+            arrays["failure_count"].append(int(failure))
+        # One array parameter per column, whatever the number of rows.
+        self.env.cr.execute(
+            SQL(
+                "INSERT INTO saas_webhook_attempt (%s) SELECT * FROM unnest(%s)",
+                SQL(", ").join(SQL.identifier(name) for name in columns),
+                SQL(", ").join(
+                    SQL("%s::%s[]", arrays[name], SQL(self._LOG_TYPES[name])) for name in columns
+                ),
+            )
+        )
         self.invalidate_model()
 
     @api.depends("outcome")

@@ -33,6 +33,10 @@ def _batch_cache():
     return pending["cache"] if pending is not None else {}
 
 
+class BreakerWait(Exception):
+    """The breaker's decision depends on answers still in flight: collect them first."""
+
+
 class SaasWebhookEndpoint(models.Model):
     """Receiver of signed webhooks: a subscription of the core dispatcher."""
 
@@ -303,32 +307,64 @@ class SaasWebhookEndpoint(models.Model):
             secrets, event.public_id, body_bytes, user_agent=http_lib.USER_AGENT, extra=extra
         )
 
-    def _deliver(self, event, delivery):
-        """One attempt: sign, post, log; raise to retry / give up (see core errors)."""
+    def _prepare_attempt(self, event, delivery, in_flight=0):
+        """Check, build and sign one attempt: returns ``(body, headers)``.
+
+        Raises :class:`PermanentError` for a disabled endpoint or one without a
+        secret, and :class:`RetryableError` while the circuit breaker is open (that
+        attempt is logged as not called). ``in_flight``: calls to this endpoint
+        sent but not answered yet; the breaker counts them as failures, and
+        :class:`BreakerWait` asks the caller to collect their answers and ask again
+        when that assumption alone would keep the receiver from being called.
+        """
         self.ensure_one()
         endpoint = self.sudo()
         if not endpoint.active:
             raise PermanentError(f"Endpoint {endpoint.name!r} is disabled")
         now = time.time()
-        settings = endpoint._delivery_settings()
-        config = settings["breaker"]
-        decision = breaker.evaluate(endpoint._breaker_stats(now, config), now, config)
+        config = endpoint._delivery_settings()["breaker"]
+        stats = endpoint._breaker_stats(now, config)
+        if in_flight and not breaker.evaluate(breaker.assume_failed(stats, in_flight, now), now, config).allowed:
+            raise BreakerWait()
+        decision = breaker.evaluate(stats, now, config)
         if not decision.allowed:
             message = f"circuit breaker open, receiver not called; next probe in {decision.retry_in} s"
             endpoint._log_attempt(event, delivery, called=False, outcome="circuit_open", error=message)
             raise RetryableError(message, retry_after=decision.retry_in)
         body_bytes = endpoint._build_body(event)
-        headers = endpoint._headers(event, body_bytes)
-        session = http_lib.get_session(settings["allowlist"])
-        result = http_lib.post(
-            session,
-            endpoint.url,
-            body_bytes,
-            headers,
-            connect_timeout=endpoint.connect_timeout,
-            read_timeout=endpoint.read_timeout,
-            max_response_bytes=http_lib.RESPONSE_EXCERPT_BYTES,
-        )
+        return body_bytes, endpoint._headers(event, body_bytes)
+
+    def _post_options(self):
+        """Keyword arguments of :func:`..lib.http.post` for this endpoint."""
+        self.ensure_one()
+        return {
+            "connect_timeout": self.connect_timeout,
+            "read_timeout": self.read_timeout,
+            "max_response_bytes": http_lib.RESPONSE_EXCERPT_BYTES,
+        }
+
+    def _deliver(self, event, delivery):
+        """One attempt: sign, post, log; raise to retry / give up (see core errors).
+
+        When the dispatcher's batch was posted ahead (see
+        ``saas.workflow.delivery._post_webhooks_ahead``), the answer (or the reason
+        the receiver was not called) is taken from there instead of posting again.
+        """
+        self.ensure_one()
+        endpoint = self.sudo()
+        sent = _batch_cache().get("sent", {}).pop(delivery.id, None)
+        if isinstance(sent, Exception):
+            raise sent
+        if sent is None:
+            body_bytes, headers = endpoint._prepare_attempt(event, delivery)
+            session = http_lib.get_session(endpoint._delivery_settings()["allowlist"])
+            sent = http_lib.post(session, endpoint.url, body_bytes, headers, **endpoint._post_options())
+            endpoint._count_call(sent)
+        return endpoint._record_result(event, delivery, sent)
+
+    def _record_result(self, event, delivery, result):
+        """Log the attempt of ``result``; return the delivery note or raise to retry / give up."""
+        endpoint = self.sudo()
         outcome = http_lib.classify(result)
         summary = f"HTTP {result.status}" if result.status else (result.error or "no response")
         if outcome == http_lib.SUCCESS:
@@ -352,6 +388,19 @@ class SaasWebhookEndpoint(models.Model):
         )
         raise PermanentError(_error_text(result))
 
+    def _count_call(self, result):
+        """Count a call of this batch for the circuit breaker until its attempt is logged."""
+        pending = PENDING.get()
+        if pending is None or result.error_kind in ("blocked", "invalid"):
+            return
+        live = pending["cache"].setdefault("breaker_live", {}).setdefault(
+            self.id, {"total": 0, "failures": 0, "last_ts": 0.0, "last_ok": True}
+        )
+        ok = http_lib.classify(result) == http_lib.SUCCESS
+        live["total"] += 1
+        live["failures"] += 0 if ok else 1
+        live["last_ts"], live["last_ok"] = time.time(), ok
+
     def _log_attempt(self, event, delivery, result=None, outcome="failed", called=True, error=None):
         vals = {
             "endpoint_id": self.id,
@@ -365,6 +414,10 @@ class SaasWebhookEndpoint(models.Model):
             "company_id": event.company_id.id or self.company_id.id or False,
         }
         if result is not None:
+            if result.sent_at:
+                vals["attempted_at"] = datetime.datetime.fromtimestamp(
+                    result.sent_at, datetime.timezone.utc
+                ).replace(tzinfo=None, microsecond=0)
             vals.update(
                 status_code=result.status or 0,
                 latency_ms=result.latency_ms,
@@ -378,14 +431,6 @@ class SaasWebhookEndpoint(models.Model):
             self.env["saas.webhook.attempt"].sudo().create(vals)
             return
         pending["attempts"].append(vals)
-        if vals["called"]:
-            live = pending["cache"].setdefault("breaker_live", {}).setdefault(
-                self.id, {"total": 0, "failures": 0, "last_ts": 0.0, "last_ok": True}
-            )
-            ok = outcome == "success"
-            live["total"] += 1
-            live["failures"] += 0 if ok else 1
-            live["last_ts"], live["last_ok"] = time.time(), ok
 
     # ------------------------------------------------------------------
     # Disabling and notifications

@@ -1,1 +1,7 @@
-from . import test_inbound, test_webhook_admin, test_webhook_delivery
+from . import (
+    test_inbound,
+    test_operations_kpi,
+    test_webhook_admin,
+    test_webhook_committed,
+    test_webhook_delivery,
+)

@@ -7,6 +7,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
 from odoo.tests import TransactionCase, new_test_user
 
 
@@ -25,14 +27,31 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
         server = self.server
-        server.hits.append({"path": self.path, "headers": dict(self.headers.items()), "body": body})
+        hit = {"path": self.path, "headers": dict(self.headers.items()), "body": body}
+        server.hits.append(hit)
+        if server.verify_secret:
+            # A receiver that checks every call with the reference library, as it arrives.
+            try:
+                Webhook(server.verify_secret).verify(body, hit["headers"])
+                hit["verified"] = True
+            except WebhookVerificationError:
+                hit["verified"] = False
+                self.send_response(400)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
         behaviour = server.behaviour
         if behaviour == "reset":
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.close_connection = True
             return
         if behaviour == "slow":
+            with server.lock:
+                server.active += 1
+                server.max_active = max(server.max_active, server.active)
             time.sleep(server.delay)
+            with server.lock:
+                server.active -= 1
         status, headers, payload = 200, {}, b'{"ok":true}'
         if behaviour == "error":
             status, payload = 500, b"internal error"
@@ -63,6 +82,9 @@ class Receiver:
         self.server.behaviour = "ok"
         self.server.delay = 1.0
         self.server.retry_after = 120
+        self.server.verify_secret = None
+        self.server.lock = threading.Lock()
+        self.server.active = self.server.max_active = 0  # calls being answered at once ("slow")
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 

@@ -7,7 +7,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import tagged
 
-from .common import WebhookCase
+from .common import Receiver, WebhookCase
 
 
 @tagged("post_install", "-at_install")
@@ -168,6 +168,37 @@ class TestWebhookDelivery(WebhookCase):
         attempt = delivery.webhook_attempt_ids
         self.assertEqual((attempt.outcome, attempt.status_code), ("success", 200))
         self.assertGreaterEqual(attempt.latency_ms, 600)
+
+    def test_batch_posted_concurrently_each_delivery_keeps_its_outcome(self):
+        self.env["ir.config_parameter"].sudo().set_param("saas_workflow_integrations.delivery_concurrency", 3)
+        failing = Receiver()
+        self.addCleanup(failing.stop)
+        failing.set("error")
+        slow = self.make_endpoint(read_timeout=3.0)
+        broken = self.make_endpoint(name="Broken receiver", url=failing.url)
+        self.receiver.set("slow", delay=0.5)
+        events = [self.emit({"n": i}) for i in range(6)]
+        self.dispatch()
+        # The posts of one batch overlap, at most as many at once as configured.
+        self.assertEqual(self.receiver.server.max_active, 3)
+        self.assertEqual(
+            sorted(hit["headers"]["webhook-id"] for hit in self.receiver.hits),
+            sorted(event.public_id for event in events),
+        )
+        self.assertEqual(len(failing.hits), 6)
+        for event in events:
+            done, failed = self.delivery_of(event, slow), self.delivery_of(event, broken)
+            self.assertEqual((done.state, failed.state), ("done", "failed"))
+            self.assertEqual(
+                [(a.webhook_id, a.outcome, a.status_code) for a in done.webhook_attempt_ids],
+                [(event.public_id, "success", 200)],
+            )
+            self.assertEqual(
+                [(a.webhook_id, a.outcome, a.status_code) for a in failed.webhook_attempt_ids],
+                [(event.public_id, "retry", 500)],
+            )
+            self.assertGreaterEqual(done.webhook_attempt_ids.latency_ms, 500)
+            self.assertEqual(failed.webhook_attempt_ids.next_attempt_at, failed.next_attempt_at)
 
     def test_410_disables_endpoint(self):
         endpoint = self.make_endpoint()

