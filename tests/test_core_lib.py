@@ -8,7 +8,7 @@ import random
 import pydantic
 import pytest
 
-from saas_workflow_core.lib import backoff, ids, payload, schemas, templates
+from saas_workflow_core.lib import actions, backoff, ids, payload, schemas, templates
 from saas_workflow_core.lib.errors import HandlerError, PermanentError, RetryableError
 
 
@@ -169,3 +169,11 @@ def test_template_modules_and_params():
     with pytest.raises(ValueError):
         templates.param_field("date")
     assert templates.describe_params({"b": 2, "a": "", "c": False}) == ["a = —", "b = 2", "c = —"]
+
+
+def test_record_form_action_opens_one_record():
+    action = actions.record_form("account.move", 42)
+    assert action["res_model"] == "account.move"
+    assert action["res_id"] == 42
+    assert action["views"] == [(False, "form")]
+    assert action["type"] == "ir.actions.act_window"

@@ -1,6 +1,7 @@
 import logging
 
 from odoo import api, fields, models
+from odoo.addons.saas_workflow_core.lib.actions import record_form
 from odoo.exceptions import AccessError, UserError
 
 from ..lib import llm
@@ -340,12 +341,7 @@ class SaasAiDecision(models.Model):
 
     def action_open_record(self):
         self.ensure_one()
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": self.res_model,
-            "res_id": self.res_id,
-            "view_mode": "form",
-        }
+        return record_form(self.res_model, self.res_id)
 
 
 class SaasAiDecisionLine(models.Model):

@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 from odoo import api, fields, models
+from odoo.addons.saas_workflow_core.lib.actions import record_form
 from odoo.exceptions import ValidationError
 from odoo.tools.safe_eval import safe_eval
 
@@ -527,9 +528,4 @@ class SaasSlaStatus(models.Model):
 
     def action_open_record(self):
         self.ensure_one()
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": self.res_model,
-            "res_id": self.res_id,
-            "view_mode": "form",
-        }
+        return record_form(self.res_model, self.res_id)

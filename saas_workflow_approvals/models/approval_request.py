@@ -4,6 +4,7 @@ import logging
 from markupsafe import Markup, escape
 
 from odoo import api, fields, models
+from odoo.addons.saas_workflow_core.lib.actions import record_form
 from odoo.exceptions import AccessError, UserError
 from odoo.tools.mail import generate_tracking_message_id
 
@@ -631,11 +632,4 @@ class SaasApprovalRequest(models.Model):
 
     def action_open_document(self):
         self.ensure_one()
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": self.res_model,
-            "res_id": self.res_id,
-            "view_mode": "form",
-            "views": [(False, "form")],
-            "target": "current",
-        }
+        return record_form(self.res_model, self.res_id)

@@ -19,6 +19,7 @@ from datetime import timedelta
 from markupsafe import Markup
 
 from odoo import api, fields, models
+from odoo.addons.saas_workflow_core.lib.actions import record_form
 from odoo.exceptions import UserError
 from odoo.tools import format_amount
 
@@ -382,13 +383,7 @@ class SaasDunningRun(models.Model):
     # ----------------------------------------------------------------- buttons
     def action_open_invoice(self):
         self.ensure_one()
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": self.res_model,
-            "res_id": self.res_id,
-            "view_mode": "form",
-            "views": [(False, "form")],
-        }
+        return record_form(self.res_model, self.res_id)
 
     def action_stop(self):
         self.check_access("write")
