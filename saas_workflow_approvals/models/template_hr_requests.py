@@ -113,9 +113,10 @@ class SaasInternalRequest(models.Model):
                                     string="Fulfilment time (h)")
     approval_request_id = fields.Many2one("saas.approval.request",
                                           compute="_compute_approval_request")
-    approval_state = fields.Selection(related="approval_request_id.state",
+    approval_state = fields.Selection(selection="_selection_approval_state",
+                                      compute="_compute_approval_request",
                                       string="Approval status")
-    waiting_for = fields.Char(related="approval_request_id.current_step_names")
+    waiting_for = fields.Char(compute="_compute_approval_request")
     can_decide = fields.Boolean(compute="_compute_approval_request")
 
     _sql_constraints = [
@@ -127,6 +128,10 @@ class SaasInternalRequest(models.Model):
         for request in self:
             request.approval_hours = hrq.turnaround_hours(request.submitted_at, request.approved_at)
             request.fulfilment_hours = hrq.turnaround_hours(request.approved_at, request.done_at)
+
+    @api.model
+    def _selection_approval_state(self):
+        return self.env["saas.approval.request"]._fields["state"]._description_selection(self.env)
 
     @api.depends_context("uid")
     def _compute_approval_request(self):
@@ -141,6 +146,8 @@ class SaasInternalRequest(models.Model):
         for request in self:
             approval = found.get(request.id, Approval)
             request.approval_request_id = approval.id
+            request.approval_state = approval.state
+            request.waiting_for = approval.current_step_names
             request.can_decide = bool(
                 approval and approval.with_env(self.env).step_ids._decidable_by_me()
             )
