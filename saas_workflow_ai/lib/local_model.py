@@ -383,6 +383,12 @@ def shared_pool():
         return pool
 
 
+def helper_pids():
+    """Process ids of the shared pool's e5 helper processes (none with one worker)."""
+    pool = _E5_STATE["pool"]
+    return [proc.pid for proc in pool.procs] if pool else []
+
+
 def close_pool():
     with _E5_LOCK:
         if _E5_STATE["pool"] is not None:

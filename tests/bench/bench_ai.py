@@ -43,6 +43,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
+import benchlib  # noqa: E402
 import conftest  # noqa: E402,F401  (registers the addons' lib packages)
 import numpy as np  # noqa: E402
 
@@ -124,9 +125,8 @@ HELPER_PEAK_MB = [0.0]
 
 def note_helper_rss():
     """Remember the largest peak RSS of the live e5 helper processes (Linux)."""
-    pool = local_model._E5_STATE["pool"]  # pylint: disable=protected-access
-    for proc in pool.procs if pool else ():
-        with open("/proc/%d/status" % proc.pid, encoding="ascii") as handle:
+    for pid in local_model.helper_pids():
+        with open("/proc/%d/status" % pid, encoding="ascii") as handle:
             for line in handle:
                 if line.startswith("VmHWM:"):
                     HELPER_PEAK_MB[0] = max(HELPER_PEAK_MB[0], int(line.split()[1]) / 1024.0)
@@ -203,13 +203,7 @@ def timed(model, sample):
 
 def helper_cpu_seconds():
     """CPU seconds used so far by the e5 helper processes of this process (Linux)."""
-    pool = local_model._E5_STATE["pool"]  # pylint: disable=protected-access
-    total = 0.0
-    for proc in pool.procs if pool else ():
-        with open("/proc/%d/stat" % proc.pid, encoding="ascii") as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+    return benchlib.process_cpu_seconds(local_model.helper_pids())
 
 
 def timed_batches(model, sample, batch_size, workers):

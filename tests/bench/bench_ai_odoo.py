@@ -37,6 +37,7 @@ ODOO_HOME = os.environ.get("ODOO_HOME", "/opt/odoo18")
 sys.path.insert(0, ODOO_HOME)
 sys.path.insert(0, str(ROOT / "saas_workflow_ai" / "tests"))
 
+import benchlib  # noqa: E402
 from fake_openai_server import FakeOpenAIServer  # noqa: E402
 
 import odoo  # noqa: E402
@@ -104,13 +105,7 @@ def helper_cpu_seconds():
     """CPU seconds of the e5 helper processes of this process (Linux)."""
     from odoo.addons.saas_workflow_ai.lib import local_model  # noqa: PLC0415
 
-    pool = local_model._E5_STATE["pool"]  # pylint: disable=protected-access
-    total = 0.0
-    for proc in pool.procs if pool else ():
-        with open("/proc/%d/stat" % proc.pid, encoding="ascii") as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+    return benchlib.process_cpu_seconds(local_model.helper_pids())
 
 
 def cpu_seconds():

@@ -27,6 +27,16 @@ _PG_ENV = dict(os.environ, PGPASSWORD=PG["password"])
 _LOADED = {}
 
 
+def process_cpu_seconds(pids):
+    """CPU seconds (user + system) used so far by the processes ``pids`` (Linux /proc)."""
+    total = 0.0
+    for pid in pids:
+        with open("/proc/%d/stat" % pid, encoding="ascii") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def psql(sql, db="postgres"):
     """The first value printed by ``psql -tAc sql`` on ``db``."""
     return subprocess.run(
