@@ -1,12 +1,12 @@
 """Concurrent webhook posts: the post threads and the breaker's view of calls in flight."""
 
 import itertools
-import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import pytest
+from loopback import LoopbackHandler
 
 from saas_workflow_integrations.lib import breaker
 from saas_workflow_integrations.lib import http as whttp
@@ -54,16 +54,7 @@ def test_assume_failed_opens_when_the_answers_could_open():
     assert breaker.assume_failed(stats, 0, 1000) is stats
 
 
-class _Slow(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def setup(self):
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, *args):
-        pass
-
+class _Slow(LoopbackHandler):
     def do_POST(self):
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         server = self.server
