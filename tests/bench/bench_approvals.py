@@ -36,7 +36,6 @@ own users, policies and records, and archives its policies at the end.
 
 import argparse
 import os
-import sys
 import time
 
 from benchlib import drop_db, load_registry, prepare_db
@@ -260,9 +259,6 @@ def main():
         _teardown(odoo, registry)
     finally:
         if not args.db and not args.keep:
-            if "odoo.sql_db" in sys.modules:
-                # the registry's pooled connections would keep the database in use
-                sys.modules["odoo.sql_db"].close_db(db)
             drop_db(db)
 
 

@@ -31,7 +31,6 @@ is used as is: the suite addons are installed when missing and no data is added 
 import argparse
 import os
 import statistics
-import sys
 import time
 
 from benchlib import drop_db, load_registry, prepare_db
@@ -369,8 +368,6 @@ def main():
               f"and write the snapshot: {ms:.0f} ms ({ms / floor:.0f}x the raw count)")
     finally:
         if not args.db and not args.keep:
-            if "odoo.sql_db" in sys.modules:
-                sys.modules["odoo.sql_db"].close_db(db)
             drop_db(db)
 
 

@@ -80,6 +80,9 @@ def prepare_db(db, create, modules, required=()):
 
 
 def drop_db(db):
+    """Drop ``db``, first closing the pooled connections a loaded registry keeps to it."""
+    if "odoo.sql_db" in sys.modules:
+        sys.modules["odoo.sql_db"].close_db(db)
     subprocess.run(
         ["dropdb", "-h", PG["host"], "-p", PG["port"], "-U", PG["user"], "--if-exists", db],
         env=_PG_ENV, check=False,
