@@ -201,7 +201,6 @@ class SaasWorkflowTemplate(models.Model):
     @api.model
     def _cron_support_escalation(self):
         """Scheduled SLA check of the support template: nothing while it is switched off."""
-        template = self.sudo()._by_code(TEMPLATE_CODE)
-        if not template or template.state != "active":
+        if not self._active_by_code(TEMPLATE_CODE):
             return 0
         return self.env["saas.sla.status"]._cron_check()

@@ -115,3 +115,28 @@ def first_error(planned):
 def needs_approval(planned) -> bool:
     """True when at least one mandatory step is active in the plan."""
     return any(s.kind == MANDATORY and not s.skipped for s in planned)
+
+
+# states of a step that routing walks past
+CLOSED_STATES = frozenset({"approved", "skipped", "rejected", "cancelled"})
+WAITING = "waiting"
+
+
+def route(steps):
+    """Which steps open next, and whether a mandatory step still blocks.
+
+    ``steps``: ``[(state, kind)]`` in execution order. Oversight steps open as
+    soon as routing reaches them and never block; the first mandatory step that
+    is not closed blocks (and opens when it is still waiting). Returns
+    ``(indexes of the steps to open, blocked)``; not blocked means the request
+    is approved.
+    """
+    to_open = []
+    for index, (state, kind) in enumerate(steps):
+        if state in CLOSED_STATES:
+            continue
+        if state == WAITING:
+            to_open.append(index)
+        if kind != OVERSIGHT:
+            return to_open, True
+    return to_open, False

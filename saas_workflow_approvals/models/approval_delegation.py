@@ -1,4 +1,4 @@
-from odoo import api, fields, models
+from odoo import api, fields, models, tools
 from odoo.exceptions import ValidationError
 
 from ..lib import delegation as dlg
@@ -63,18 +63,21 @@ class SaasApprovalDelegation(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         records = super().create(vals_list)
+        self.env.registry.clear_cache()  # _load
         records._sync_activities()
         return records
 
     def write(self, vals):
         users = self.mapped("user_id")
         res = super().write(vals)
+        self.env.registry.clear_cache()  # _load
         self.with_context(saas_extra_users=users.ids)._sync_activities()
         return res
 
     def unlink(self):
         users = self.mapped("user_id")
         res = super().unlink()
+        self.env.registry.clear_cache()  # _load
         self.env["saas.approval.delegation"].with_context(
             saas_extra_users=users.ids
         )._sync_activities()
@@ -82,14 +85,22 @@ class SaasApprovalDelegation(models.Model):
 
     # ----------------------------------------------------------------- engine
     @api.model
-    def _load(self, day=None, user_ids=None):
-        """Delegations in force on ``day`` as lib objects."""
-        day = day or fields.Date.context_today(self)
+    def _load(self, day=None):
+        """Delegations in force on ``day`` as lib objects.
+
+        Read once per day and worker: every guarded action and escalation batch
+        asks, delegations change seldom (any change clears the cache).
+        """
+        return self._load_cached(day or fields.Date.context_today(self))
+
+    @api.model
+    @tools.ormcache("day")
+    def _load_cached(self, day):
         domain = [("date_from", "<=", day), ("date_to", ">=", day)]
         rows = self.sudo().search_read(
             domain, ["user_id", "delegate_id", "date_from", "date_to", "policy_ids"]
         )
-        return [
+        return tuple(
             dlg.Delegation(
                 user_id=r["user_id"][0],
                 delegate_id=r["delegate_id"][0],
@@ -98,7 +109,7 @@ class SaasApprovalDelegation(models.Model):
                 policy_ids=frozenset(r["policy_ids"]),
             )
             for r in rows
-        ]
+        )
 
     @api.model
     def _active_map(self, policy_id=None, day=None, delegations=None):

@@ -206,37 +206,31 @@ class SaasApprovalRequest(models.Model):
                 existing.update({(model, rec.id): rec for rec in found})
         return {r.id: existing.get((r.res_model, r.res_id)) for r in self}
 
-    def _post(self, body, on_record=True, partner_ids=None):
-        """Chatter note on the request and on the guarded record."""
-        if partner_ids:
-            for request in self:
-                request.sudo().message_post(
-                    body=body, partner_ids=partner_ids, subtype_xmlid="mail.mt_note",
-                    message_type="comment",
-                )
-            if on_record:
-                self._post_many({request.id: body for request in self}, on_request=False)
-            return
-        self._post_many({request.id: body for request in self}, on_record=on_record)
+    def _post(self, body):
+        """Log ``body`` on the chatter of each request's document (see :meth:`_post_many`)."""
+        self._post_many({request.id: body for request in self})
 
-    def _post_many(self, bodies, on_record=True, on_request=True, records=None):
-        """Log ``bodies`` ({request id: body}) on the requests and on their documents
-        (``records``: see :meth:`_records_map`), one ``mail.message`` create per model.
+    def _post_many(self, bodies, records=None):
+        """Log ``bodies`` ({request id: body}), one ``mail.message`` create per model.
+
+        Each note goes where people working on the document read it: the
+        document's chatter, or the request's own when the document has none (or
+        is gone). The request form shows every step and decision in its
+        timeline, so the note is not repeated there. ``records``: see
+        :meth:`_records_map`.
 
         The messages are those ``mail.thread._message_log_batch`` writes (internal
         notes without notification), built here for several models at once.
         """
         requests = self.browse(list(bodies))
+        if records is None:
+            records = requests._records_map()
         targets = []
-        if on_request:
-            targets += [(request._name, request.id, bodies[request.id]) for request in requests]
-        if on_record:
-            if records is None:
-                records = requests._records_map()
-            for request in requests:
-                record = records[request.id]
-                if record is not None and hasattr(record, "_message_log_batch"):
-                    targets.append((record._name, record.id, bodies[request.id]))
+        for request in requests:
+            record = records.get(request.id)
+            if record is None or not hasattr(record, "_message_log_batch"):
+                record = request
+            targets.append((record._name, record.id, bodies[request.id]))
         if not targets:
             return self.env["mail.message"]
         Thread = self.env["mail.thread"].sudo()
@@ -265,10 +259,20 @@ class SaasApprovalRequest(models.Model):
         return messages
 
     def _emit(self, code, extra=None, records=None):
-        Event = self.env["saas.workflow.event"].sudo()
+        """Emit ``code`` for each request, ``extra`` added to every payload."""
+        return self._emit_each(code, [(request, extra) for request in self], records=records)
+
+    @api.model
+    def _emit_each(self, code, entries, records=None):
+        """Emit ``code`` once per ``(request, extra payload)`` of ``entries``, in one batch.
+
+        The event is about the document (the request when the document is gone);
+        ``records``: see :meth:`_records_map`.
+        """
         if records is None:
-            records = self._records_map()
-        for request in self:
+            records = self.browse([request.id for request, _extra in entries])._records_map()
+        items = []
+        for request, extra in entries:
             payload = {
                 "request_id": request.id,
                 "request": request.name,
@@ -284,12 +288,12 @@ class SaasApprovalRequest(models.Model):
             }
             payload.update(extra or {})
             record = records.get(request.id)
-            Event.emit(
-                code,
-                record=record if record is not None else request,
-                payload=payload,
-                correlation_id=f"approval:{request.id}",
-            )
+            items.append({
+                "record": record if record is not None else request,
+                "payload": payload,
+                "correlation_id": f"approval:{request.id}",
+            })
+        return self.env["saas.workflow.event"].sudo().emit_many(code, items)
 
     @api.model
     def _find_open(self, res_model, res_ids, method_name):
@@ -343,50 +347,112 @@ class SaasApprovalRequest(models.Model):
         """Requests blocking ``records``, none of which has an open request.
 
         One policy match pass over the whole recordset, then per policy one
-        ``create`` for the requests, their steps and their activities.
+        ``create`` for the submitted requests and their steps, one for the
+        activities and one for the chatter notes.
         """
         blocked = self.browse()
         for policy, matched in policies._match(records):
             requests = self._create_for(matched, method_name, policy)
-            requests._submit(records=dict(zip(requests.ids, matched.sudo())))
             blocked |= requests.filtered(lambda r: r.state != "approved")
         return blocked
 
     @api.model
     def _create_for(self, records, method_name, policy):
-        """One draft request per record of ``records`` (all matched by ``policy``)."""
+        """One submitted request per record of ``records`` (all matched by ``policy``)."""
         requester = self.env.user
         Policy = self.env["saas.approval.policy"]
         paths = policy._fingerprint_paths()
         snapshot = policy._snapshot()
+        now = fields.Datetime.now()
+        documents = records.sudo()
         vals_list = []
-        for record in records:
-            record_sudo = record.sudo()
-            amount = policy._get_amount(record_sudo)
-            company = policy._record_company(record_sudo)
-            vals_list.append({
+        for record, document in zip(records, documents):
+            amount = policy._get_amount(document) or 0.0
+            company = policy._record_company(document)
+            vals = {
                 "res_model": record._name,
                 "res_id": record.id,
-                "res_name": record_sudo.display_name,
+                "res_name": document.display_name,
                 "policy_id": policy.id,
                 "method_name": method_name,
                 "company_id": company.id,
                 "requester_id": requester.id,
-                "amount": amount or 0.0,
+                # before the amount: a Monetary value is rounded in the currency
                 "currency_id": (policy.currency_id or company.currency_id).id,
+                "amount": amount,
                 "fingerprint_paths": paths,
                 "fingerprint_submitted": Policy._compute_fingerprint(record, paths),
-                "policy_snapshot": dict(snapshot),
-            })
+            }
+            vals.update(self._submission_vals(
+                policy, document, requester, amount if policy.amount_field_id else None,
+                snapshot, now))
+            vals_list.append(vals)
         # requests have no tracked field and no creation message: skip the chatter
         # machinery of mail.thread.create
         requests = internal(self).with_context(
             mail_create_nolog=True, mail_create_nosubscribe=True, tracking_disable=True
         ).create(vals_list)
-        return self.browse(requests.ids)
+        requests = self.browse(requests.ids)
+        requests._route(dict(zip(requests.ids, documents)))
+        return requests
+
+    @api.model
+    def _submission_vals(self, policy, record, requester, amount, snapshot, now):
+        """What submitting a request for ``record`` writes: the frozen plan (resolved
+        approvers in the snapshot), its steps, and the state: *pending* with its
+        first steps open, or *exception* when a step cannot be routed.
+
+        ``amount``: in the policy currency, None when the policy has no amount.
+        """
+        pairs = policy._plan_for(record, requester, amount)
+        planned = [p for _s, p in pairs]
+        Step = self.env["saas.approval.request.step"]
+        steps = [
+            {
+                "sequence": p.sequence,
+                "name": p.name,
+                "kind": p.kind,
+                "quorum": p.quorum,
+                "min_approvals": policy_step.min_approvals,
+                "required_count": p.required,
+                "rejection_rule": policy_step.rejection_rule,
+                "approver_ids": [(6, 0, p.approvers)],
+                "state": "skipped" if p.skipped else planning.WAITING,
+                "timeout_hours": policy_step.timeout_hours,
+                "escalation_action": policy_step.escalation_action,
+                "escalation_target_id": policy_step.escalation_user_id.id or False,
+                "reminder_hours": policy_step.reminder_hours,
+            }
+            for policy_step, p in pairs
+        ]
+        vals = {
+            "policy_snapshot": dict(snapshot, resolved=[
+                {"step": p.name, "approver_ids": p.approvers, "skipped": p.skipped,
+                 "error": p.error}
+                for p in planned
+            ]),
+            "submitted_at": now,
+            "step_ids": [(0, 0, step) for step in steps],
+        }
+        error = planning.first_error(planned)
+        if error:
+            vals["state"] = "exception"
+            vals["exception_reason"] = self.env._(
+                "Step “%(step)s” cannot be routed: %(why)s.",
+                step=error.name,
+                why=error.detail or PLAN_ERRORS.get(error.error, error.error),
+            )
+            return vals
+        vals["state"] = "pending"
+        to_open, _blocked = planning.route([(step["state"], step["kind"]) for step in steps])
+        for index in to_open:
+            step = steps[index]
+            step.update(Step._opening_vals(
+                now, step["timeout_hours"], step["escalation_action"], step["reminder_hours"]))
+        return vals
 
     def _submit(self, records=None):
-        """Freeze the plan, create the steps and start routing (in bulk over ``self``).
+        """Submit (again) these draft requests with their policy's current plan.
 
         ``records``: ``{request id: document (sudo)}`` when the caller has them
         (see :meth:`_records_map`).
@@ -397,93 +463,51 @@ class SaasApprovalRequest(models.Model):
         for request in self:
             if records[request.id] is None:
                 raise UserError(self.env._("The document of %s no longer exists.", request.name))
-        step_vals = []
-        plans = {}
+        if requests.step_ids:
+            requests.step_ids.unlink()
+        now = fields.Datetime.now()
         for request in requests:
             policy = request.policy_id
-            amount = request.amount if policy.amount_field_id else None
-            pairs = policy._plan_for(records[request.id], request.requester_id, amount)
-            plans[request.id] = pairs
-            for policy_step, planned in pairs:
-                step_vals.append(
-                    {
-                        "request_id": request.id,
-                        "sequence": planned.sequence,
-                        "name": planned.name,
-                        "kind": planned.kind,
-                        "quorum": planned.quorum,
-                        "min_approvals": policy_step.min_approvals,
-                        "required_count": planned.required,
-                        "rejection_rule": policy_step.rejection_rule,
-                        "approver_ids": [(6, 0, planned.approvers)],
-                        "state": "skipped" if planned.skipped else "waiting",
-                        "timeout_hours": policy_step.timeout_hours,
-                        "escalation_action": policy_step.escalation_action,
-                        "escalation_target_id": policy_step.escalation_user_id.id or False,
-                        "reminder_hours": policy_step.reminder_hours,
-                    }
-                )
-        old_steps = requests.step_ids
-        if old_steps:
-            old_steps.unlink()
-        internal(self.env["saas.approval.request.step"]).create(step_vals)
-        now = fields.Datetime.now()
-        routed_ids = []
-        exceptions = {}
-        for request in requests:
-            pairs = plans[request.id]
-            snapshot = dict(request.policy_snapshot or {})
-            snapshot["resolved"] = [
-                {"step": planned.name, "approver_ids": planned.approvers,
-                 "skipped": planned.skipped, "error": planned.error}
-                for _s, planned in pairs
-            ]
-            request.write({"policy_snapshot": snapshot, "submitted_at": now, "state": "pending"})
-            error = planning.first_error([p for _s, p in pairs])
-            if error:
-                exceptions[request.id] = self.env._(
-                    "Step “%(step)s” cannot be routed: %(why)s.",
-                    step=error.name,
-                    why=error.detail or PLAN_ERRORS.get(error.error, error.error),
-                )
-            else:
-                routed_ids.append(request.id)
-        for request_id, reason in exceptions.items():
-            request = requests.browse(request_id)
-            request.write({"state": "exception", "exception_reason": reason})
-            request._post(Markup("<p>%s</p>") % self.env._(
+            request.write(self._submission_vals(
+                policy, records[request.id], request.requester_id,
+                request.amount if policy.amount_field_id else None,
+                request.policy_snapshot or {}, now))
+        self._route(records)
+
+    def _route(self, records):
+        """Right after submission: log it on the documents, emit ``approval.requested``,
+        open the activities of the steps that are open and approve the requests no
+        mandatory step blocks. ``records``: see :meth:`_records_map`."""
+        exceptions = self.filtered(lambda r: r.state == "exception")
+        routed = self - exceptions
+        bodies = {}
+        for request in exceptions:
+            bodies[request.id] = Markup("<p>%s</p>") % self.env._(
                 "Approval request %(name)s needs an administrator: %(reason)s",
-                name=request.name, reason=reason))
-            request._emit("approval.requested", {"exception": reason}, records=records)
-        if not routed_ids:
-            return
-        routed = requests.browse(routed_ids)
-        routed._post_many({
-            request.id: Markup("<p>%s</p>") % self.env._(
+                name=request.name, reason=request.exception_reason)
+        for request in routed:
+            bodies[request.id] = Markup("<p>%s</p>") % self.env._(
                 "Approval requested (%(name)s) by %(user)s for “%(action)s”.",
                 name=request.name, user=request.requester_id.name, action=request.method_name)
-            for request in routed
-        }, records=records)
+        self._post_many(bodies, records=records)
+        if exceptions:
+            self._emit_each("approval.requested", [
+                (request, {"exception": request.exception_reason}) for request in exceptions
+            ], records=records)
+        if not routed:
+            return
         routed._emit("approval.requested", records=records)
+        routed.step_ids.filtered(lambda s: s.state == "pending")._open_activities()
         routed._advance()
 
     def _advance(self):
-        """Activate the next steps; approve the requests when no mandatory step is left."""
+        """Open the next steps; approve the requests when no mandatory step is left."""
         to_activate = []
         to_approve = []
         for request in internal(self):
-            blocked = False
-            for step in request.step_ids.sorted(lambda s: (s.sequence, s.id)):
-                if step.state in ("approved", "skipped", "rejected", "cancelled"):
-                    continue
-                if step.kind == planning.OVERSIGHT:
-                    if step.state == "waiting":
-                        to_activate.append(step.id)
-                    continue
-                if step.state == "waiting":
-                    to_activate.append(step.id)
-                blocked = True
-                break
+            steps = request.step_ids.sorted(lambda s: (s.sequence, s.id))
+            to_open, blocked = planning.route([(step.state, step.kind) for step in steps])
+            to_activate += [steps[index].id for index in to_open]
             if not blocked and request.state == "pending":
                 to_approve.append(request.id)
         if to_activate:

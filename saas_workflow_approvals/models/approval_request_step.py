@@ -59,9 +59,12 @@ class SaasApprovalRequestStep(models.Model):
 
     request_id = fields.Many2one("saas.approval.request", required=True, ondelete="cascade",
                                  index=True, readonly=True)
-    policy_id = fields.Many2one(related="request_id.policy_id", store=True, index=True)
-    company_id = fields.Many2one(related="request_id.company_id", store=True)
-    requester_id = fields.Many2one(related="request_id.requester_id", store=True)
+    # precomputed: steps are created with their request, and written in one INSERT
+    policy_id = fields.Many2one(related="request_id.policy_id", store=True, index=True,
+                                precompute=True)
+    company_id = fields.Many2one(related="request_id.company_id", store=True, precompute=True)
+    requester_id = fields.Many2one(related="request_id.requester_id", store=True,
+                                   precompute=True)
     request_state = fields.Selection(related="request_id.state", string="Request state")
     res_model = fields.Char(related="request_id.res_model")
     res_name = fields.Char(related="request_id.res_name", string="Document")
@@ -110,7 +113,7 @@ class SaasApprovalRequestStep(models.Model):
     last_reminder_at = fields.Datetime(readonly=True)
     reminder_count = fields.Integer(readonly=True)
     escalated_at = fields.Datetime(readonly=True)
-    escalated = fields.Boolean(compute="_compute_escalated", store=True)
+    escalated = fields.Boolean(compute="_compute_escalated", store=True, precompute=True)
     next_check_at = fields.Datetime(readonly=True, index="btree_not_null")
     decided_at = fields.Datetime(readonly=True)
     turnaround_hours = fields.Float(readonly=True, aggregator="avg")
@@ -256,27 +259,27 @@ class SaasApprovalRequestStep(models.Model):
         )
 
     def _activity_target(self):
-        """(model id, res id) holding the activities: the document, else the request."""
+        """(model id, res id, name) of the record holding the activities: the
+        document, else the request."""
         self.ensure_one()
         request = self.request_id
         model = self.env.get(request.res_model)
         if model is not None and "activity_ids" in model._fields:
-            return self.env["ir.model"]._get_id(request.res_model), request.res_id
-        return self.env["ir.model"]._get_id(request._name), request.id
+            return self.env["ir.model"]._get_id(request.res_model), request.res_id, request.res_name
+        return self.env["ir.model"]._get_id(request._name), request.id, request.display_name
 
     def _activity_vals(self, approver, assignee, deadline_date):
-        model_id, res_id = self._activity_target()
+        model_id, res_id, res_name = self._activity_target()
         request = self.request_id
         if self.kind == planning.OVERSIGHT:
             summary = self.env._("Review %(req)s (%(step)s)", req=request.name, step=self.name)
         else:
             summary = self.env._("Approve %(req)s (%(step)s)", req=request.name, step=self.name)
-        note = Markup("<p>%s</p>") % self.env._(
-            "%(requester)s asks approval to run “%(action)s” on %(doc)s.",
-            requester=request.requester_id.name, action=request.method_name, doc=request.res_name,
-        )
+        # who asked shows as the activity's creator and the document is the one it
+        # sits on: a note is only needed to say on whose behalf a delegate approves
+        note = False
         if assignee != approver:
-            note += Markup("<p>%s</p>") % self.env._("On behalf of %s.", approver.name)
+            note = Markup("<p>%s</p>") % self.env._("On behalf of %s.", approver.name)
         return {
             "res_model_id": model_id,
             "res_id": res_id,
@@ -285,33 +288,48 @@ class SaasApprovalRequestStep(models.Model):
             "summary": summary,
             "note": note,
             "date_deadline": deadline_date,
+            # stored computed fields of mail.activity, known here: no UPDATE after the INSERT
+            "res_name": res_name,
+            "date_done": False,
+            "user_tz": assignee.tz,
             "automated": True,
             "saas_approval_step_id": self.id,
             "saas_approval_approver_id": approver.id,
         }
 
+    @api.model
+    def _opening_vals(self, now, timeout_hours, escalation_action, reminder_hours):
+        """What opening a step at ``now`` writes: state, deadline and next check."""
+        deadline = escalation.deadline(now, timeout_hours)
+        return {
+            "state": "pending",
+            "activated_at": now,
+            "deadline": deadline,
+            "next_check_at": escalation.next_check(
+                deadline, escalation_action, None, reminder_hours, None, now
+            ),
+        }
+
     def _activate(self):
         """Open the steps: deadline, next check and one activity per approver."""
         now = fields.Datetime.now()
+        writes = {}
+        for step in self:
+            vals = self._opening_vals(
+                now, step.timeout_hours, step.escalation_action, step.reminder_hours)
+            writes.setdefault(tuple(sorted(vals.items())), []).append(step.id)
+        for vals, step_ids in writes.items():
+            internal(self.browse(step_ids)).write(dict(vals))
+        self._open_activities()
+
+    def _open_activities(self):
+        """One approval activity per approver of these open steps (to their delegate
+        when one is in force), due on the step's deadline."""
         Delegation = self.env["saas.approval.delegation"]
         delegations = Delegation._load()
         today = fields.Date.context_today(self)
         activity_vals = {True: [], False: []}
         maps = {}
-        writes = {}
-        for step in self:
-            deadline = escalation.deadline(now, step.timeout_hours)
-            next_check = escalation.next_check(
-                deadline, step.escalation_action, None, step.reminder_hours, None, now
-            )
-            writes.setdefault((deadline, next_check), []).append(step.id)
-        for (deadline, next_check), step_ids in writes.items():
-            internal(self.browse(step_ids)).write({
-                "state": "pending",
-                "activated_at": now,
-                "deadline": deadline,
-                "next_check_at": next_check,
-            })
         for step in self:
             deadline = step.deadline
             policy_id = step.request_id.policy_id.id
@@ -705,12 +723,10 @@ class SaasApprovalRequestStep(models.Model):
                     subtype_xmlid="mail.mt_note",
                     message_type="comment",
                 )
-        for step in self:
-            step.request_id._emit("approval.escalated", {
-                "step": step.name,
-                "step_id": step.id,
-                "action": actions[step.id],
-            }, records=records)
+        requests._emit_each("approval.escalated", [
+            (step.request_id, {"step": step.name, "step_id": step.id, "action": actions[step.id]})
+            for step in self
+        ], records=records)
         for step in rejects:
             if step.request_id.state == "pending":
                 step._close_activities()

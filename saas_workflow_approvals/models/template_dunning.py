@@ -194,8 +194,8 @@ class SaasDunningRun(models.Model):
     @api.model
     def _cron_dunning_advance(self):
         """Daily pass: open runs for newly overdue invoices, then advance or close each run."""
-        template = self._template()
-        if not template or template.state != "active" or self.env.get(MOVE_MODEL) is None:
+        template = self.env["saas.workflow.template"]._active_by_code(CODE)
+        if not template or self.env.get(MOVE_MODEL) is None:
             return False
         return self._dunning_pass(template, fields.Date.context_today(self))
 
@@ -403,8 +403,7 @@ class SaasWorkflowSubscriptionDunning(models.Model):
     )
 
     def _handle_dunning_settle(self, event, delivery):
-        template = self.env["saas.dunning.run"]._template()
-        if not template or template.state != "active":
+        if not self.env["saas.workflow.template"]._active_by_code(CODE):
             return None
         if event.res_model != MOVE_MODEL or not event.res_id:
             return None

@@ -190,8 +190,7 @@ class SaasInternalRequest(models.Model):
         return self.env["saas.workflow.template"].sudo()._by_code(TEMPLATE_CODE)
 
     def _template_active(self):
-        template = self._template()
-        return bool(template) and template.state == "active"
+        return bool(self.env["saas.workflow.template"]._active_by_code(TEMPLATE_CODE))
 
     def _check_transition(self, action):
         for request in self:

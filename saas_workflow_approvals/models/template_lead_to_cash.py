@@ -379,8 +379,8 @@ class SaasContract(models.Model):
     @api.model
     def _cron_lead_to_cash(self):
         """Daily: re-check exceptions, follow onboardings, invoice the due periods."""
-        template = self._template()
-        if template.state != "active":
+        template = self.env["saas.workflow.template"]._active_by_code(CODE)
+        if not template:
             return 0
         params = template._template_params()
         today = fields.Date.context_today(self)
@@ -659,8 +659,8 @@ class SaasWorkflowSubscription(models.Model):
     )
 
     def _l2c_params(self):
-        template = self.env["saas.workflow.template"].sudo()._by_code(CODE)
-        if template.state != "active":
+        template = self.env["saas.workflow.template"]._active_by_code(CODE)
+        if not template:
             return None
         return template._template_params()
 

@@ -151,11 +151,6 @@ class SaasWorkflowTemplateProcurement(models.Model):
 
     # ----------------------------------------------------------- vendor checks
     @api.model
-    def _procurement_active(self):
-        template = self.sudo()._by_code(CODE)
-        return template if template and template.state == "active" else None
-
-    @api.model
     def _procurement_vendor_facts(self, vendor):
         vendor = vendor.sudo().commercial_partner_id
         blocked = "purchase_warn" in vendor._fields and vendor.purchase_warn == "block"
@@ -189,8 +184,8 @@ class SaasWorkflowTemplateProcurement(models.Model):
 
         Raises a UserError naming the vendor and everything missing; when every
         vendor passes, open onboarding activities of those vendors are closed."""
-        template = self._procurement_active()
-        if template is None or not orders:
+        template = self._active_by_code(CODE)
+        if not template or not orders:
             return True
         params = template._template_params()
         by_vendor = {}
@@ -229,8 +224,8 @@ class SaasWorkflowTemplateProcurement(models.Model):
     def _procurement_onboard(self, vendor, order=None):
         """Give procurement an onboarding checklist activity for ``vendor`` when it fails
         the checks and has none open. Returns the activity created, if any."""
-        template = self._procurement_active()
-        if template is None or not vendor:
+        template = self._active_by_code(CODE)
+        if not template or not vendor:
             return None
         vendor = vendor.sudo().commercial_partner_id
         params = template._template_params()
@@ -292,7 +287,7 @@ class SaasWorkflowSubscriptionProcurement(models.Model):
 
     def _handle_procurement_onboarding(self, event, delivery):
         Template = self.env["saas.workflow.template"]
-        if Template._procurement_active() is None or event.res_model != PO_MODEL:
+        if not Template._active_by_code(CODE) or event.res_model != PO_MODEL:
             return None
         Order = self.env.get(PO_MODEL)
         order = Order.sudo().browse(event.res_id).exists() if Order is not None else None

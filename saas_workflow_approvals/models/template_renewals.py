@@ -8,6 +8,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 from ..lib import template_renewals as ren
+from .template_lead_to_cash import CODE as L2C_CODE
 
 _logger = logging.getLogger(__name__)
 
@@ -256,8 +257,8 @@ class SaasContract(models.Model):
     @api.model
     def _cron_renewals(self):
         """Daily: open the renewals due, score the risk, escalate high-risk renewals."""
-        template = self._template(CODE)
-        if template.state != "active":
+        template = self.env["saas.workflow.template"]._active_by_code(CODE)
+        if not template:
             return 0
         params = template._template_params()
         today = fields.Date.context_today(self)
@@ -328,8 +329,8 @@ class SaasContract(models.Model):
             })
         order = self._demo_order(customer, 30)
         order.action_confirm()
-        l2c_template = self._template()
-        if l2c_template.state == "active":
+        l2c_template = self.env["saas.workflow.template"]._active_by_code(L2C_CODE)
+        if l2c_template:
             self._demo_emit(order, "sale.order.confirmed")
             self._l2c_contract_for_order(order, l2c_template._template_params())
         contract = self.search([("order_ref", "=", _ref(order))], limit=1) or self.create({
@@ -376,8 +377,8 @@ class SaasWorkflowSubscription(models.Model):
 
     def _handle_renewals_risk(self, event, delivery):
         """A churn-risk signal (SLA breach, escalation) re-scores the customer's contracts now."""
-        template = self.env["saas.workflow.template"].sudo()._by_code(CODE)
-        if template.state != "active":
+        template = self.env["saas.workflow.template"]._active_by_code(CODE)
+        if not template:
             return "template switched off"
         record = event._get_record()
         partner = record.partner_id if record and "partner_id" in record._fields else None

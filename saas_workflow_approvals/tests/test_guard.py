@@ -162,11 +162,16 @@ class TestGuard(ApprovalCase):
                  ("partner_id", "in", approver_partners.ids)])
             self.assertEqual(len(followers), 2)
             self.assertEqual(followers.partner_id, approver_partners)
-            for thread in (partner, request):
-                note = thread.message_ids.filtered(lambda m: "Approval requested" in (m.body or ""))
-                self.assertEqual(len(note), 1)
-                self.assertEqual(note.subtype_id, self.env.ref("mail.mt_note"))
-                self.assertEqual(note.message_type, "notification")
+            # the note is logged where the document is worked on, once; the request
+            # form shows the submission in its timeline instead
+            note = partner.message_ids.filtered(lambda m: "Approval requested" in (m.body or ""))
+            self.assertEqual(len(note), 1)
+            self.assertIn(request.name, note.body)
+            self.assertEqual(note.subtype_id, self.env.ref("mail.mt_note"))
+            self.assertEqual(note.message_type, "notification")
+            self.assertFalse(request.message_ids.filtered(
+                lambda m: "Approval requested" in (m.body or "")))
+            self.assertIn("Submitted", request.timeline_html)
         # the activity shows in the approver's activity menu
         groups = self.approver_b.with_user(self.approver_b)._get_activity_groups()
         partner_group = [g for g in groups if g.get("model") == "res.partner"]
@@ -273,3 +278,33 @@ class TestGuard(ApprovalCase):
             self.make_policy([self.users_step(self.approver_a)], method_name="_private")
         with self.assertRaises(ValidationError):
             self.make_policy([self.users_step(self.approver_a)], method_name="no_such_method")
+
+    def test_document_without_chatter(self):
+        """A guarded model without chatter or activities (contact tags): the
+        activities and notes go to the request, which is then the place to work."""
+        tag_model = self.env["ir.model"]._get("res.partner.category")
+        self.make_policy([self.users_step(self.approver_a | self.approver_b)],
+                         model_id=tag_model.id, filter_domain="[]")
+        tag = self.env["res.partner.category"].create({"name": "Key account"})
+        result = tag.with_user(self.requester).action_archive()
+        self.assertTrue(result["saas_approval"]["blocked"])
+        self.assertTrue(tag.active)
+        request = self.request_for(tag)
+        self.assertEqual(request.state, "pending")
+        activities = self.env["mail.activity"].sudo().search(
+            [("saas_approval_step_id", "in", request.step_ids.ids)])
+        self.assertEqual(activities.user_id, self.approver_a | self.approver_b)
+        self.assertEqual(set(activities.mapped("res_model")), {"saas.approval.request"})
+        self.assertEqual(set(activities.mapped("res_id")), {request.id})
+        self.assertEqual(set(activities.mapped("res_name")), {request.display_name})
+        note = request.message_ids.filtered(lambda m: "Approval requested" in (m.body or ""))
+        self.assertEqual(len(note), 1)
+        approver = activities[0].user_id
+        activities[0].with_user(approver).action_saas_approve()
+        self.assertEqual(request.state, "approved")
+        self.assertFalse(activities.exists())
+        bodies = " ".join(request.message_ids.mapped("body"))
+        self.assertIn(f"{approver.name} approved step", bodies)
+        self.assertIn("can now be completed", bodies)
+        tag.with_user(self.requester).action_archive()
+        self.assertFalse(tag.active)

@@ -19,13 +19,15 @@ EVENT_STATES = [
     ("failed", "Failed (retrying)"),
     ("dead", "Dead"),
 ]
+EMIT_CHUNK = 1000  # rows per INSERT statement of emit_many()
 
 
 class SaasWorkflowEvent(models.Model):
     """Canonical business event: the transactional outbox and the event log.
 
-    Rows are written by :meth:`emit` in the caller's transaction with a single
-    ``INSERT``; the dispatcher routes them to subscriptions after commit.
+    Rows are written by :meth:`emit` / :meth:`emit_many` in the caller's
+    transaction with a single ``INSERT``; the dispatcher routes them to
+    subscriptions after commit.
     """
 
     _name = "saas.workflow.event"
@@ -78,7 +80,7 @@ class SaasWorkflowEvent(models.Model):
 
     def init(self):
         cr = self.env.cr
-        # One event per (type, idempotency key): the INSERT in emit() relies on it.
+        # One event per (type, idempotency key): the INSERT in emit_many() relies on it.
         cr.execute(
             "CREATE UNIQUE INDEX IF NOT EXISTS saas_workflow_event_idem_uniq "
             "ON saas_workflow_event (code, idempotency_key) WHERE idempotency_key IS NOT NULL"
@@ -110,69 +112,194 @@ class SaasWorkflowEvent(models.Model):
         transaction committed the same key first, its event is returned and no
         error reaches the caller.
         """
+        return self.emit_many(code, [{
+            "record": record,
+            "payload": payload,
+            "idempotency_key": idempotency_key,
+            "correlation_id": correlation_id,
+            "causation_id": causation_id,
+        }])
+
+    @api.model
+    def emit_many(self, code, items):
+        """Record a batch of events of type ``code``; return them in the order of ``items``.
+
+        ``items`` is a list of dicts with the keys of :meth:`emit`'s arguments
+        (``record``, ``payload``, ``idempotency_key``, ``correlation_id``,
+        ``causation_id``). Every item is validated before anything is written:
+        one invalid item raises the same ``UserError`` as :meth:`emit` and no
+        event is recorded. The batch is written with one multi-row ``INSERT``
+        (per 1,000 events) in the caller's transaction, so :meth:`emit`'s
+        guarantees hold for the whole batch: visible and dispatched only after
+        commit, gone on rollback, and one event per ``(code, idempotency_key)``
+        also across concurrent transactions. An item whose key already exists
+        (in the database, committed concurrently, or earlier in the same batch)
+        yields the existing event, so the result has one entry per item.
+        """
+        if not isinstance(items, (list, tuple)):
+            raise UserError(self.env._("Events to emit must be given as a list."))
         type_id, version = self.env["saas.workflow.event.type"]._get_for_emit(code)
-        if record is not None and record:
-            record.ensure_one()
-        if payload is None:
-            payload = self._default_payload(record)
-        elif not isinstance(payload, dict):
-            raise UserError(self.env._("An event payload must be a dictionary."))
-        try:
-            payload = schemas.validate(code, version, payload)
-            payload = payload_lib.normalize(payload)
-        except (payload_lib.PayloadError, pydantic.ValidationError) as exc:
-            raise UserError(
-                self.env._("Invalid payload for event %(code)s: %(error)s", code=code, error=exc)
-            ) from exc
-        ctx_event = self.env.context.get("saas_workflow_event")
-        if ctx_event:
-            causation_id = causation_id or ctx_event.get("public_id")
-            correlation_id = correlation_id or ctx_event.get("correlation_id")
-        company_id = self._company_of(record)
-        uid = self.env.uid
+        rows = self._emit_prepare(code, version, items)
+        if not rows:
+            return self.sudo().browse()
+        event_ids = [None] * len(rows)
+        to_insert = []   # indexes of the rows to insert
+        first_of_key = {}  # idempotency key -> index of its first row in the batch
+        for index, row in enumerate(rows):
+            key = row["idempotency_key"]
+            if key and key in first_of_key:
+                continue
+            if key:
+                first_of_key[key] = index
+            to_insert.append(index)
+        inserted = self._emit_insert(code, type_id, version, rows, to_insert, bool(first_of_key))
+        for index in to_insert:
+            event_ids[index] = inserted.get(rows[index]["public_id"])
+        if inserted:
+            self._wake_dispatcher_on_commit()
+        # Keys whose row was not inserted: the event existed before (or was
+        # committed concurrently); one query finds the ones this snapshot sees.
+        missing = [key for key, index in first_of_key.items() if event_ids[index] is None]
+        existing = {}
+        if missing:
+            self.env.cr.execute(
+                "SELECT idempotency_key, id FROM saas_workflow_event "
+                "WHERE code = %s AND idempotency_key = ANY(%s)",
+                (code, missing),
+            )
+            existing = dict(self.env.cr.fetchall())
+        # Committed concurrently, invisible to this snapshot (repeatable read):
+        # read them through a fresh snapshot.
+        unseen = [key for key in missing if key not in existing]
+        events = self._concurrent_duplicates(code, unseen)
+        for key in unseen:
+            if key not in events:
+                events[key] = self._concurrent_duplicate(code, key)  # raises: not readable
+        result = []
+        for index, row in enumerate(rows):
+            key = row["idempotency_key"]
+            if key in events:
+                result.append(events[key].id)  # its fields are in this transaction's cache
+            elif key:
+                result.append(event_ids[first_of_key[key]] or existing[key])
+            else:
+                result.append(event_ids[index])
+        return self.sudo().browse(result)
+
+    @api.model
+    def _emit_prepare(self, code, version, items):
+        """Validate ``items`` and return the rows to write (nothing is written here)."""
+        allowed = {"record", "payload", "idempotency_key", "correlation_id", "causation_id"}
+        ctx_event = self.env.context.get("saas_workflow_event") or {}
+        rows = []
+        for item in items:
+            if not isinstance(item, dict):
+                raise UserError(self.env._("Each event to emit must be a dictionary."))
+            unknown = set(item) - allowed
+            if unknown:
+                raise UserError(
+                    self.env._("Unknown event arguments: %(names)s",
+                               names=", ".join(sorted(unknown)))
+                )
+            record = item.get("record")
+            if record is not None and record:
+                record.ensure_one()
+            else:
+                record = None
+            payload = item.get("payload")
+            if payload is None:
+                payload = self._default_payload(record)
+            elif not isinstance(payload, dict):
+                raise UserError(self.env._("An event payload must be a dictionary."))
+            try:
+                payload = schemas.validate(code, version, payload)
+                payload = payload_lib.normalize(payload)
+            except (payload_lib.PayloadError, pydantic.ValidationError) as exc:
+                raise UserError(
+                    self.env._("Invalid payload for event %(code)s: %(error)s", code=code, error=exc)
+                ) from exc
+            rows.append({
+                "public_id": ids.new_event_id(),
+                "record": record,
+                "payload": payload_lib.dumps(payload),
+                "idempotency_key": str(item["idempotency_key"]) if item.get("idempotency_key") else None,
+                "correlation_id": item.get("correlation_id") or ctx_event.get("correlation_id"),
+                "causation_id": item.get("causation_id") or ctx_event.get("public_id"),
+            })
+        companies = self._companies_of([row["record"] for row in rows])
+        for row, company_id in zip(rows, companies):
+            row["company_id"] = company_id
+        return rows
+
+    @api.model
+    def _emit_insert(self, code, type_id, version, rows, indexes, keyed):
+        """Insert ``rows[i]`` for ``i`` in ``indexes``; return ``{public_id: id}`` of the new rows.
+
+        Rows whose key exists already are skipped by ``ON CONFLICT DO NOTHING``.
+        With keys, the batch runs in one savepoint: when a concurrent transaction
+        committed one of its keys after this snapshot was taken (repeatable read),
+        the keys found committed are left out and the batch is written again.
+        """
+        if not keyed:
+            return self._emit_insert_rows(code, type_id, version, [rows[i] for i in indexes])
         cr = self.env.cr
-        query = SQL(
-            """
-            INSERT INTO saas_workflow_event
-                (public_id, event_type_id, code, version, occurred_at, res_model, res_id,
-                 company_id, payload, idempotency_key, correlation_id, causation_id,
-                 state, routed, create_uid, write_uid, create_date, write_date)
-            VALUES (%s, %s, %s, %s, now() AT TIME ZONE 'UTC', %s, %s, %s, %s, %s, %s, %s,
-                    'pending', false, %s, %s, now() AT TIME ZONE 'UTC',
-                    now() AT TIME ZONE 'UTC')
-            ON CONFLICT (code, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-            RETURNING id
-            """,
-            ids.new_event_id(), type_id, code, version,
-            record._name if record else None, record.id if record else None,
-            company_id, payload_lib.dumps(payload), idempotency_key or None,
-            correlation_id, causation_id, uid, uid,
-        )
-        if not idempotency_key:
-            cr.execute(query)
-            self._wake_dispatcher_on_commit()
-            return self.sudo().browse(cr.fetchone()[0])
-        try:
-            with cr.savepoint(flush=False):
-                cr.execute(query, log_exceptions=False)
-                row = cr.fetchone()
-        except psycopg2.errors.SerializationFailure:
-            # A concurrent transaction committed the same (code, key) after this
-            # transaction's snapshot was taken: that event is the one.
-            return self._concurrent_duplicate(code, idempotency_key)
-        if row:
-            self._wake_dispatcher_on_commit()
-            return self.sudo().browse(row[0])
-        cr.execute(
-            "SELECT id FROM saas_workflow_event WHERE code = %s AND idempotency_key = %s",
-            (code, idempotency_key),
-        )
-        found = cr.fetchone()
-        if not found:
-            # Committed concurrently under read committed, invisible to the SELECT's snapshot
-            # only in repeatable read: fall back to a fresh snapshot.
-            return self._concurrent_duplicate(code, idempotency_key)
-        return self.sudo().browse(found[0])
+        pending = [rows[i] for i in indexes]
+        while True:
+            try:
+                with cr.savepoint(flush=False):
+                    return self._emit_insert_rows(code, type_id, version, pending, log_exceptions=False)
+            except psycopg2.errors.SerializationFailure:
+                # A concurrent transaction committed some of these (code, key) after
+                # this snapshot: those events are the ones; insert the others.
+                keys = [row["idempotency_key"] for row in pending if row["idempotency_key"]]
+                committed = self._concurrent_duplicates(code, keys)
+                if not committed:
+                    raise UserError(
+                        self.env._(
+                            "Event %(code)s with key %(key)s was emitted concurrently and could "
+                            "not be read back; retry the operation.",
+                            code=code,
+                            key=", ".join(keys),
+                        )
+                    ) from None
+                pending = [row for row in pending if row["idempotency_key"] not in committed]
+
+    @api.model
+    def _emit_insert_rows(self, code, type_id, version, rows, log_exceptions=True):
+        cr = self.env.cr
+        uid = self.env.uid
+        now = SQL("now() AT TIME ZONE 'UTC'")
+        inserted = {}
+        for start in range(0, len(rows), EMIT_CHUNK):
+            values = SQL(", ").join(
+                SQL(
+                    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'pending', false, %s, %s, %s, %s)",
+                    row["public_id"], type_id, code, version, now,
+                    row["record"]._name if row["record"] else None,
+                    row["record"].id if row["record"] else None,
+                    row["company_id"], row["payload"], row["idempotency_key"],
+                    row["correlation_id"], row["causation_id"], uid, uid, now, now,
+                )
+                for row in rows[start:start + EMIT_CHUNK]
+            )
+            cr.execute(
+                SQL(
+                    """
+                    INSERT INTO saas_workflow_event
+                        (public_id, event_type_id, code, version, occurred_at, res_model, res_id,
+                         company_id, payload, idempotency_key, correlation_id, causation_id,
+                         state, routed, create_uid, write_uid, create_date, write_date)
+                    VALUES %s
+                    ON CONFLICT (code, idempotency_key) WHERE idempotency_key IS NOT NULL
+                    DO NOTHING
+                    RETURNING public_id, id
+                    """,
+                    values,
+                ),
+                log_exceptions=log_exceptions,
+            )
+            inserted.update(cr.fetchall())
+        return inserted
 
     @api.model
     def _concurrent_duplicate(self, code, idempotency_key):
@@ -181,19 +308,8 @@ class SaasWorkflowEvent(models.Model):
         It is read through a new cursor, as this transaction's snapshot cannot see
         it; the returned record carries its identifying fields in cache.
         """
-        cols = ["id", "public_id", "code", "version", "state", "res_model", "res_id",
-                "idempotency_key", "correlation_id"]
-        with self.env.registry.cursor() as other_cr:
-            other_cr.execute(
-                SQL(
-                    "SELECT %s FROM saas_workflow_event WHERE code = %s AND idempotency_key = %s",
-                    SQL(", ").join(SQL.identifier(col) for col in cols),
-                    code,
-                    idempotency_key,
-                )
-            )
-            values = other_cr.fetchone()
-        if not values:
+        event = self._concurrent_duplicates(code, [idempotency_key]).get(idempotency_key)
+        if event is None:
             raise UserError(
                 self.env._(
                     "Event %(code)s with key %(key)s was emitted concurrently and could not be "
@@ -202,10 +318,32 @@ class SaasWorkflowEvent(models.Model):
                     key=idempotency_key,
                 )
             )
-        event = self.sudo().browse(values[0])
-        for col, value in zip(cols[1:], values[1:]):
-            self.env.cache.update(event, self._fields[col], [value])
         return event
+
+    @api.model
+    def _concurrent_duplicates(self, code, idempotency_keys):
+        """``{key: event}`` of the keys committed for ``code``, read through a new cursor."""
+        cols = ["id", "public_id", "code", "version", "state", "res_model", "res_id",
+                "idempotency_key", "correlation_id"]
+        if not idempotency_keys:
+            return {}
+        with self.env.registry.cursor() as other_cr:
+            other_cr.execute(
+                SQL(
+                    "SELECT %s FROM saas_workflow_event WHERE code = %s AND idempotency_key = ANY(%s)",
+                    SQL(", ").join(SQL.identifier(col) for col in cols),
+                    code,
+                    list(idempotency_keys),
+                )
+            )
+            rows = other_cr.fetchall()
+        found = {}
+        for values in rows:
+            event = self.sudo().browse(values[0])
+            for col, value in zip(cols[1:], values[1:]):
+                self.env.cache.update(event, self._fields[col], [value])
+            found[values[7]] = event
+        return found
 
     @api.model
     def _default_payload(self, record):
@@ -215,11 +353,36 @@ class SaasWorkflowEvent(models.Model):
 
     @api.model
     def _company_of(self, record):
-        if record and "company_id" in record._fields and record._fields["company_id"].type == "many2one":
-            company = record.sudo().company_id
-            if company:
-                return company.id
-        return self.env.company.id
+        return self._companies_of([record])[0]
+
+    @api.model
+    def _companies_of(self, records):
+        """The company id of each event source in ``records`` (records or ``None``).
+
+        The source's own company when it has one, else the current company;
+        sources of one model are read together.
+        """
+        default = self.env.company.id
+        by_model = {}
+        for record in records:
+            if (record and "company_id" in record._fields
+                    and record._fields["company_id"].type == "many2one"):
+                by_model.setdefault(record._name, []).append(record)
+        companies = {}
+        for model_name, sources in by_model.items():
+            if len(sources) == 1:
+                # A single source keeps its own prefetch set: emitting in a loop over a
+                # recordset reads the companies of the whole recordset once.
+                sources = sources[0].sudo()
+            else:
+                # One browse over all ids: the first read prefetches the others.
+                sources = self.env[model_name].sudo().browse([s.id for s in sources])
+            for source in sources:
+                companies[model_name, source.id] = source.company_id.id
+        return [
+            (companies.get((record._name, record.id)) if record else None) or default
+            for record in records
+        ]
 
     @api.model
     def _wake_dispatcher_on_commit(self):

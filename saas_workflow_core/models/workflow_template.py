@@ -2,7 +2,7 @@ import logging
 
 from markupsafe import Markup, escape
 
-from odoo import api, fields, models
+from odoo import api, fields, models, tools
 from odoo.exceptions import UserError
 
 from ..lib import templates as tpl
@@ -79,6 +79,40 @@ class SaasWorkflowTemplate(models.Model):
     @api.model
     def _by_code(self, code):
         return self.with_context(active_test=False).search([("code", "=", code)], limit=1)
+
+    @api.model
+    def _active_by_code(self, code):
+        """The template ``code`` (sudo) when it is switched on, else an empty recordset.
+
+        Answered from a registry cache, so guards of actions, handlers and crons
+        cost no query; creating, deleting or switching a template clears it.
+        """
+        return self.sudo().browse(self._active_template_id(code) or ())
+
+    @api.model
+    @tools.ormcache("code")
+    def _active_template_id(self, code):
+        template = self.sudo().with_context(active_test=False).search(
+            [("code", "=", code), ("state", "=", "active")], limit=1
+        )
+        return template.id or False
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        templates = super().create(vals_list)
+        self.env.registry.clear_cache()
+        return templates
+
+    def write(self, vals):
+        res = super().write(vals)
+        if {"state", "code", "active"} & set(vals):
+            self.env.registry.clear_cache()
+        return res
+
+    def unlink(self):
+        res = super().unlink()
+        self.env.registry.clear_cache()
+        return res
 
     # ------------------------------------------------------------------
     # Parameters
@@ -171,7 +205,7 @@ class SaasWorkflowTemplate(models.Model):
                 template.workflow_id.sudo().message_post(
                     body=self.env._("Template switched off by %(user)s.", user=self.env.user.name)
                 )
-            template.sudo().state = "inactive"
+            template.sudo().write({"state": "inactive"})
         return True
 
     def action_open_workflow(self):

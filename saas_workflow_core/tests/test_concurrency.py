@@ -244,3 +244,43 @@ class TestCommitted(CommittedCase):
             self.count("SELECT count(*) FROM ir_logging WHERE message = %s", (f"{self.tag} {public_id}",)),
             1,
         )
+
+    def test_idempotent_batch_from_two_transactions(self):
+        key = f"race-batch-{self.tag}"
+        first_emitted = threading.Event()
+        results, errors = {}, []
+
+        def first():
+            try:
+                with self.env() as env:
+                    results["first"] = env["saas.workflow.event"].emit(
+                        CODE, payload={"who": "first"}, idempotency_key=key
+                    ).public_id
+                    first_emitted.set()
+                    threading.Event().wait(0.5)
+            except Exception as exc:  # pylint: disable=broad-except
+                errors.append(exc)
+                first_emitted.set()
+
+        def second():
+            try:
+                with self.env() as env:
+                    env.cr.execute("SELECT 1")  # the snapshot predates the first commit
+                    first_emitted.wait(10)
+                    events = env["saas.workflow.event"].emit_many(CODE, [
+                        {"payload": {"who": "second"}, "idempotency_key": f"{key}-own"},
+                        {"payload": {"who": "second"}, "idempotency_key": key},
+                        {"payload": {"who": "second"}},
+                    ])
+                    results["second"] = events.mapped("public_id")
+            except Exception as exc:  # pylint: disable=broad-except
+                errors.append(exc)
+
+        self.join([threading.Thread(target=first), threading.Thread(target=second)], 15)
+        self.assertEqual(errors, [])
+        own, shared, plain = results["second"]
+        self.assertEqual(shared, results["first"], "the concurrently committed event is returned")
+        self.assertNotIn(results["first"], (own, plain))
+        self.assertEqual(self.event_count(idempotency_key=key), 1)
+        self.assertEqual(self.event_count(idempotency_key=f"{key}-own"), 1)
+        self.assertEqual(self.event_count(), 3, "the rest of the batch is written")

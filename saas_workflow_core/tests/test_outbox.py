@@ -1,5 +1,7 @@
 import re
+from unittest.mock import patch
 
+from odoo.addons.saas_workflow_core.models import event as event_module
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
@@ -117,3 +119,135 @@ class TestOutbox(WorkflowCase):
         self.assertEqual(
             (old_dead | old_failed | recent_done).exists(), old_dead | old_failed | recent_done
         )
+
+
+@tagged("post_install", "-at_install")
+class TestEmitMany(WorkflowCase):
+    """Batch emission: one validation pass, one INSERT, the guarantees of emit()."""
+
+    def count_events(self, **where):
+        domain = [("code", "in", ("test.core.ping", "test.core.other"))]
+        domain += [(field, "=", value) for field, value in where.items()]
+        return self.Event.search_count(domain)
+
+    def test_batch_records_every_event_in_order(self):
+        company_b = self.env["res.company"].create({"name": "Orbit B"})
+        partners = self.env["res.partner"].create(
+            [{"name": f"Batch {i}", "company_id": company_b.id if i % 2 else False}
+             for i in range(6)]
+        )
+        items = [{"record": partner, "payload": {"n": i}} for i, partner in enumerate(partners)]
+        items.append({"payload": {"n": 6}, "correlation_id": "batch-corr"})
+        items.append({"record": partners[0]})  # default payload
+        events = self.Event.emit_many("test.core.ping", items)
+        self.assertEqual(len(events), 8)
+        self.assertEqual(events.ids, sorted(events.ids), "rows are written in the order of items")
+        self.assertEqual(len(set(events.mapped("public_id"))), 8)
+        self.assertEqual([e.payload for e in events[:7]], [{"n": i} for i in range(7)])
+        self.assertEqual(
+            events[7].payload,
+            {"id": partners[0].id, "model": "res.partner", "display_name": "Batch 0"},
+        )
+        for event, partner in zip(events[:6], partners):
+            self.assertEqual((event.res_model, event.res_id), ("res.partner", partner.id))
+            self.assertEqual(event.company_id, partner.company_id or self.env.company)
+        self.assertEqual(events[1].company_id, company_b)
+        self.assertFalse(events[6].res_model)
+        self.assertEqual(events[6].company_id, self.env.company)
+        self.assertEqual(events[6].correlation_id, "batch-corr")
+        self.assertEqual(set(events.mapped("state")), {"pending"})
+        self.assertEqual(set(events.mapped("event_type_id")), {self.ping})
+
+    def test_batch_follows_the_handled_event(self):
+        parent = self.Event.emit("test.core.ping", payload={}, correlation_id="flow-9")
+        children = self.Event.with_context(saas_workflow_event=parent._as_context()).emit_many(
+            "test.core.other", [{"payload": {}}, {"payload": {}, "correlation_id": "own"}]
+        )
+        self.assertEqual(children.mapped("causation_id"), [parent.public_id] * 2)
+        self.assertEqual(children.mapped("correlation_id"), ["flow-9", "own"])
+
+    def test_batch_keys_yield_existing_events(self):
+        before = self.Event.emit("test.core.ping", payload={"n": "old"}, idempotency_key="k-old")
+        total = self.count_events()
+        events = self.Event.emit_many("test.core.ping", [
+            {"payload": {"n": 1}, "idempotency_key": "k-new"},
+            {"payload": {"n": 2}},
+            {"payload": {"n": 3}, "idempotency_key": "k-old"},
+            {"payload": {"n": 4}, "idempotency_key": "k-new"},
+            {"payload": {"n": 5}},
+        ])
+        self.assertEqual(len(events), 5, "one entry per item")
+        self.assertEqual(events[2], before)
+        self.assertEqual(events[3], events[0], "a key repeated in the batch is one event")
+        self.assertEqual(events[0].payload, {"n": 1})
+        self.assertEqual(before.payload, {"n": "old"})
+        self.assertEqual(events[1].payload, {"n": 2})
+        self.assertEqual(events[4].payload, {"n": 5})
+        self.assertEqual(len({events[0], events[1], events[4], before}), 4)
+        self.assertEqual(self.count_events(), total + 3)
+        self.assertEqual(self.count_events(idempotency_key="k-new"), 1)
+        self.assertEqual(self.count_events(idempotency_key="k-old"), 1)
+        # The same batch again creates only its unkeyed events.
+        again = self.Event.emit_many("test.core.ping", [
+            {"payload": {}, "idempotency_key": "k-new"}, {"payload": {}, "idempotency_key": "k-old"},
+        ])
+        self.assertEqual(again.ids, [events[0].id, before.id])
+        self.assertEqual(self.count_events(), total + 3)
+
+    def test_one_invalid_item_records_nothing(self):
+        good = [{"payload": {"n": i}, "idempotency_key": f"ok-{i}"} for i in range(3)]
+        total = self.count_events()
+        with self.assertRaisesRegex(UserError, "Invalid payload for event test.core.ping"):
+            self.Event.emit_many("test.core.ping", [*good, {"payload": {"x": float("nan")}}])
+        with self.assertRaisesRegex(UserError, "dictionary"):
+            self.Event.emit_many("test.core.ping", [*good, {"payload": ["not", "a", "dict"]}])
+        with self.assertRaisesRegex(UserError, "Unknown event arguments: colour"):
+            self.Event.emit_many("test.core.ping", [*good, {"payload": {}, "colour": "red"}])
+        with self.assertRaisesRegex(UserError, "Unknown business event type test.core.nope"):
+            self.Event.emit_many("test.core.nope", good)
+        self.assertEqual(self.count_events(), total)
+        self.assertFalse(self.Event.search([("idempotency_key", "like", "ok-%")]))
+        self.assertFalse(self.Event.emit_many("test.core.ping", []))
+
+    def test_batch_costs_a_constant_number_of_queries(self):
+        partners = self.env["res.partner"].create([{"name": f"Q {i}"} for i in range(100)])
+        self.Event.emit("test.core.ping", payload={"n": 0})  # warms the catalog cache
+
+        def queries(items, invalidate=False):
+            if invalidate:
+                self.env.invalidate_all()  # the sources' companies are read, once per model
+            self.env.flush_all()
+            before = self.env.cr.sql_log_count
+            self.Event.emit_many("test.core.ping", items)
+            return self.env.cr.sql_log_count - before
+
+        plain = [{"payload": {"n": i}} for i in range(100)]
+        self.assertEqual(queries(plain[:10]), queries(plain))
+        self.assertEqual(queries(plain), 1, "one INSERT for 100 events")
+        sourced = [{"record": partner} for partner in partners]
+        self.assertEqual(queries(sourced[:10], True), queries(sourced, True))
+        keyed = [{"payload": {}, "idempotency_key": f"q-{i}"} for i in range(100)]
+        self.Event.emit_many("test.core.ping", keyed[::2])  # half of the keys exist already
+        self.assertEqual(queries(keyed[:10]), queries(keyed))
+
+    def test_emit_in_a_loop_reads_the_sources_companies_once(self):
+        partners = self.env["res.partner"].create([{"name": f"L {i}"} for i in range(10)])
+        self.Event.emit("test.core.ping", payload={})  # warms the catalog cache
+        self.env.invalidate_all()
+        partners = partners.browse(partners.ids)
+        self.assertTrue(self.env.company.id)  # the current company is read outside the measure
+        self.env.flush_all()
+        before = self.env.cr.sql_log_count
+        events = [self.Event.emit("test.core.ping", record=partner) for partner in partners]
+        self.assertEqual(self.env.cr.sql_log_count - before, 11, "an INSERT each, one read")
+        self.assertEqual([e.res_id for e in events], partners.ids)
+
+    def test_large_batch_is_written_in_chunks(self):
+        items = [{"payload": {"n": i}} for i in range(20)]
+        self.Event.emit("test.core.ping", payload={})  # warms the catalog cache
+        self.env.flush_all()
+        before = self.env.cr.sql_log_count
+        with patch.object(event_module, "EMIT_CHUNK", 7):
+            events = self.Event.emit_many("test.core.ping", items)
+        self.assertEqual(self.env.cr.sql_log_count - before, 3, "20 rows in chunks of 7")
+        self.assertEqual([e.payload["n"] for e in events], list(range(20)))

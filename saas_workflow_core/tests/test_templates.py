@@ -1,3 +1,5 @@
+from unittest.mock import patch
+
 from odoo.exceptions import UserError
 from odoo.tests import Form, tagged
 
@@ -37,6 +39,46 @@ class TestTemplateFramework(WorkflowCase):
             template._activate()
         self.assertEqual(template.state, "draft")
         self.assertFalse(template.workflow_id)
+
+    def assertNoQuery(self, func, *args):
+        self.env.flush_all()
+        before = self.env.cr.sql_log_count
+        result = func(*args)
+        self.assertEqual(self.env.cr.sql_log_count - before, 0, "answered from the cache")
+        return result
+
+    def test_active_lookup_follows_switching_and_is_cached(self):
+        def activate(template, workflow, params):
+            template._template_subscription(
+                "ack", workflow, "Acknowledge", ["test.core.ping"], "noop"
+            )
+
+        code = "core_partner_watch"
+        active_by_code = self.Template.with_user(self.exception_user)._active_by_code
+        self.assertFalse(active_by_code(code), "never activated")
+        self.assertFalse(self.assertNoQuery(active_by_code, code))
+        with patch.object(
+            type(self.Template), f"_template_activate_{code}", activate, create=True
+        ):
+            self.template._activate()
+        found = active_by_code(code)
+        self.assertEqual(found, self.template)
+        self.assertTrue(found.env.su, "usable by guards running as any user")
+        self.assertEqual(self.assertNoQuery(active_by_code, code), self.template)
+        self.template.action_deactivate()
+        self.assertEqual(self.template.state, "inactive")
+        self.assertFalse(active_by_code(code), "switched off")
+        self.assertFalse(self.assertNoQuery(active_by_code, code))
+        # Every change of code, state or the catalog itself is seen at once.
+        self.template.write({"state": "active"})
+        self.assertEqual(active_by_code(code), self.template)
+        self.template.write({"code": "core_partner_watch_2"})
+        self.assertFalse(active_by_code(code))
+        self.assertEqual(active_by_code("core_partner_watch_2"), self.template)
+        self.template.unlink()
+        self.assertFalse(active_by_code("core_partner_watch_2"))
+        created = self.Template.create({"code": code, "name": "Again", "state": "active"})
+        self.assertEqual(active_by_code(code), created)
 
     def test_template_without_implementation_is_refused(self):
         self.assertTrue(self.template.available)

@@ -5,13 +5,18 @@ Measured in one run:
 1. reference: ``purchase.order.button_confirm`` on N orders that no policy
    guards (the cost of the action itself), one call per order;
 2. guarded ``button_confirm`` on N orders a policy matches: each order gets an
-   approval request, its steps, the approvers' mail activities (3 per order),
-   chatter logs and an ``approval.requested`` event, and is stopped (target:
-   1,000 in < 10 s). Measured twice, on two sets of N orders: one call per
-   order (``for order in orders: order.button_confirm()``, as N clicks in the
-   web client do) and one call over the N orders (``orders.button_confirm()``,
-   as a list view action or an RPC on several ids does);
-3. the escalation sweep: the escalation cron job run through the cron
+   approval request, its step, the approvers' mail activities (3 per order),
+   a chatter note and an ``approval.requested`` event, and is stopped (target:
+   1,000 in < 10 s). Measured on separate sets of N orders: one call over the N
+   orders (``orders.button_confirm()``, as a list view action or an RPC on
+   several ids does) and one call per order in one transaction (``for order in
+   orders: order.button_confirm()``: the engine's cost per call, every record
+   already in the ORM cache);
+3. clicks: one call per order, each in its own transaction on a fresh cursor
+   and cache as every web request is, from W worker processes at once (the
+   HTTP workers of a server with W cores), guarded and unguarded (reference)
+   side by side;
+4. the escalation sweep: the escalation cron job run through the cron
    worker's own ``ir.cron._run_job`` (``_cron_escalate``, batches of 500, one
    commit per batch after each ``_notify_progress``) over M overdue pending
    steps whose policy reassigns
@@ -24,7 +29,7 @@ Measured in one run:
 Usage::
 
     /opt/odoo18-venv/bin/python tests/bench/bench_approvals.py [--db NAME] [--orders 1000]
-        [--steps 10000] [--keep]
+        [--steps 10000] [--workers 2] [--keep]
 
 Without ``--db`` a database is created from scratch (``purchase`` and
 ``saas_workflow_approvals`` installed without demo data) and dropped at the end
@@ -35,6 +40,7 @@ own users, policies and records, and archives its policies at the end.
 """
 
 import argparse
+import multiprocessing
 import os
 import time
 
@@ -58,7 +64,7 @@ def _user(env, login, groups):
 
 
 def _setup(odoo, registry, orders):
-    """Users, the two policies and 3 x ``orders`` draft purchase orders."""
+    """Users, the two policies and 5 x ``orders`` draft purchase orders."""
     with registry.cursor() as cr:
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {"tracking_disable": True})
         Policy = env["saas.approval.policy"].with_context(active_test=False)
@@ -106,8 +112,9 @@ def _setup(odoo, registry, orders):
                 for _i in range(orders)
             ]).ids
 
-        small, large, batch = make(500.0), make(5000.0), make(5000.0)
-        return buyer.id, small, large, batch
+        sets = {"small": make(500.0), "large": make(5000.0), "batch": make(5000.0),
+                "clicks_small": make(500.0), "clicks_large": make(5000.0)}
+        return buyer.id, sets
 
 
 def _timed_confirm(odoo, registry, uid, ids, batched=False):
@@ -134,6 +141,49 @@ def _timed_confirm(odoo, registry, uid, ids, batched=False):
             [("res_model", "=", "purchase.order"), ("res_id", "in", ids),
              ("saas_approval_step_id", "!=", False)])
         return elapsed, states, requests, activities, queries
+
+
+def _click_worker(db, uid, ids, barrier, results):
+    """One worker process: ``button_confirm`` on each order in its own transaction."""
+    odoo, registry = load_registry(db)
+    with registry.cursor() as cr:
+        # warm the registry's caches (access rules, views of the guard) as a server does
+        odoo.api.Environment(cr, uid, {})["purchase.order"].browse(ids[:1]).fetch(["state"])
+    barrier.wait()
+    start = time.time()
+    for order_id in ids:
+        with registry.cursor() as cr:
+            odoo.api.Environment(cr, uid, {})["purchase.order"].browse(order_id).button_confirm()
+    results.put((start, time.time()))
+
+
+def _clicks(db, uid, ids, workers):
+    """Wall time of one transaction per order, ``ids`` shared out over ``workers``
+    processes started together."""
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(workers), ctx.Queue()
+    processes = [ctx.Process(target=_click_worker, args=(db, uid, ids[i::workers], barrier,
+                                                           results))
+                 for i in range(workers)]
+    for process in processes:
+        process.start()
+    spans = [results.get() for _process in processes]
+    for process in processes:
+        process.join()
+        if process.exitcode:
+            raise SystemExit(f"a click worker failed (exit code {process.exitcode})")
+    return max(end for _start, end in spans) - min(start for start, _end in spans)
+
+
+def _states(odoo, registry, ids):
+    with registry.cursor() as cr:
+        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+        states = {}
+        for order in env["purchase.order"].browse(ids):
+            states[order.state] = states.get(order.state, 0) + 1
+        requests = env["saas.approval.request"].search_count(
+            [("res_model", "=", "purchase.order"), ("res_id", "in", ids)])
+        return states, requests
 
 
 def _make_pending_steps(odoo, registry, uid, count):
@@ -216,6 +266,8 @@ def main():
     parser.add_argument("--db", help="existing database with purchase installed")
     parser.add_argument("--orders", type=int, default=1000)
     parser.add_argument("--steps", type=int, default=10000)
+    parser.add_argument("--workers", type=int, default=2,
+                        help="worker processes of the clicks measurement")
     parser.add_argument("--keep", action="store_true", help="keep the database it creates")
     args = parser.parse_args()
     db = args.db or f"bench_approvals_{os.getpid()}"
@@ -223,18 +275,20 @@ def main():
     try:
         odoo, registry = load_registry(db)
         t0 = time.perf_counter()
-        uid, small, large, batch = _setup(odoo, registry, args.orders)
-        print(f"set-up: {3 * args.orders} purchase orders in {time.perf_counter() - t0:.1f} s")
+        uid, sets = _setup(odoo, registry, args.orders)
+        print(f"set-up: {5 * args.orders} purchase orders in {time.perf_counter() - t0:.1f} s")
         target = 10.0 * args.orders / 1000
 
+        small = sets["small"]
         elapsed, states, _req, _act, queries = _timed_confirm(odoo, registry, uid, small)
         reference = elapsed
         print(f"[reference] {len(small)} x button_confirm on one order, no policy matches: "
               f"{elapsed:.2f} s ({len(small) / elapsed:.0f}/s, {queries / len(small):.1f} "
               f"queries/order), states {states}")
         for label, ids, batched in (
-            (f"{len(large)} x button_confirm on one order", large, False),
-            (f"1 x button_confirm on {len(batch)} orders", batch, True),
+            (f"1 x button_confirm on {len(sets['batch'])} orders", sets["batch"], True),
+            (f"{len(sets['large'])} x button_confirm on one order, one transaction",
+             sets["large"], False),
         ):
             elapsed, states, requests, activities, queries = _timed_confirm(
                 odoo, registry, uid, ids, batched=batched)
@@ -244,6 +298,19 @@ def main():
                   f"states {states}, {requests} requests, {activities} activities, "
                   f"{elapsed / reference:.1f} x the reference  "
                   f"[target < {target:g} s for {len(ids)}: {verdict}]")
+
+        workers = args.workers
+        plain = _clicks(db, uid, sets["clicks_small"], workers)
+        guarded = _clicks(db, uid, sets["clicks_large"], workers)
+        states, requests = _states(odoo, registry, sets["clicks_small"])
+        print(f"[clicks]    {len(sets['clicks_small'])} x button_confirm, one transaction each, "
+              f"{workers} worker processes, no policy matches (reference): {plain:.2f} s "
+              f"({len(sets['clicks_small']) / plain:.0f}/s), states {states}")
+        states, requests = _states(odoo, registry, sets["clicks_large"])
+        print(f"[clicks]    {len(sets['clicks_large'])} x button_confirm, one transaction each, "
+              f"{workers} worker processes, stopped for approval: {guarded:.2f} s "
+              f"({len(sets['clicks_large']) / guarded:.0f}/s), states {states}, "
+              f"{requests} requests, {guarded / plain:.2f} x the reference clicks")
 
         setup = _make_pending_steps(odoo, registry, uid, args.steps)
         print(f"set-up: {args.steps} pending requests through the guard in {setup:.1f} s "
