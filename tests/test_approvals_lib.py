@@ -214,3 +214,28 @@ def test_fingerprint_tracks_relevant_values_only():
     assert a == fp.compute({"state": "draft", "amount_total": 100.0000000001})
     assert a != fp.compute({"amount_total": 100.5, "state": "draft"})
     assert fp.compute({"lines": [1, 2]}) != fp.compute({"lines": [2, 1]})
+
+
+# -------------------------------------------------------------- routing
+def test_route_opens_first_mandatory_step_and_blocks():
+    steps = [("waiting", planning.MANDATORY), ("waiting", planning.MANDATORY)]
+    assert planning.route(steps) == ([0], True)
+
+
+def test_route_opens_oversight_steps_up_to_the_first_mandatory_one():
+    steps = [("waiting", planning.OVERSIGHT), ("skipped", planning.MANDATORY),
+             ("waiting", planning.MANDATORY), ("waiting", planning.OVERSIGHT)]
+    assert planning.route(steps) == ([0, 2], True)
+
+
+def test_route_pending_mandatory_step_blocks_without_reopening():
+    steps = [("approved", planning.MANDATORY), ("pending", planning.MANDATORY),
+             ("waiting", planning.MANDATORY)]
+    assert planning.route(steps) == ([], True)
+
+
+def test_route_only_oversight_left_means_approved():
+    steps = [("approved", planning.MANDATORY), ("pending", planning.OVERSIGHT),
+             ("waiting", planning.OVERSIGHT), ("skipped", planning.MANDATORY)]
+    assert planning.route(steps) == ([2], False)
+    assert planning.route([]) == ([], False)
