@@ -24,9 +24,11 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -43,6 +45,8 @@ DEFAULT_ODOO_HOME = "/opt/odoo18"
 DEFAULT_ODOO_PYTHON = "/opt/odoo18-venv/bin/python"
 
 RESULT_RE = re.compile(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests")
+SKIP_RE = re.compile(r" INFO \S+ \S+: skipped (\S+) : (.*)$")
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 LOG_LEVEL_RE = re.compile(r"^\S+ \S+ \d+ (ERROR|CRITICAL) ")
 
 
@@ -111,10 +115,18 @@ def run_odoo(python, home, args, log_path):
     errors, counts = [], [0, 0, 0]
     with open(log_path, "a", encoding="utf-8") as log:
         log.write("$ " + " ".join(cmd) + "\n")
+        # Odoo runs in a process group of its own: once it has exited, whatever it left
+        # behind (a browser it gave up waiting for keeps our pipe open) is stopped, so the
+        # run always ends
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                                start_new_session=True)
+        threading.Thread(target=_reap_group, args=(proc,), daemon=True).start()
         for line in proc.stdout:
             log.write(line)
+            skipped = SKIP_RE.search(line)
+            if skipped:
+                print(f"run_tests: skipped {skipped.group(1)}: {skipped.group(2)}", flush=True)
             if LOG_LEVEL_RE.match(line):
                 errors.append(line.rstrip())
                 print(line.rstrip(), flush=True)
@@ -126,6 +138,29 @@ def run_odoo(python, home, args, log_path):
                 counts = [int(g) for g in match.groups()]
         rc = proc.wait()
     return rc, errors, counts
+
+
+def _reap_group(proc):
+    proc.wait()
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def warm_browser():
+    """Start the headless browser of the tours once, so that its first start inside the
+    tests (which Odoo waits 10 s for) reads its files from a warm cache."""
+    for name in BROWSERS:
+        path = shutil.which(name)
+        if path:
+            try:
+                subprocess.run([path, "--headless", "--no-sandbox", "--disable-gpu",
+                                "--dump-dom", "about:blank"], capture_output=True, timeout=60,
+                               check=False)
+            except subprocess.TimeoutExpired:
+                pass
+            return
 
 
 def drop_db(python, home, name):
@@ -179,6 +214,7 @@ def main():
                 if rc != 0 or errors:
                     problems.append(f"installing {','.join(depends)} failed (rc={rc})")
             if not problems:
+                warm_browser()
                 print(f"run_tests: installing and testing {','.join(modules)}", flush=True)
                 tags = opts.test_tags or ",".join(f"/{m}" for m in modules)
                 rc, errors, counts = run_odoo(

@@ -1,8 +1,9 @@
-from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.addons.saas_workflow_core.tests.common import TourCase
+from odoo.tests import new_test_user, tagged
 
 
 @tagged("post_install", "-at_install")
-class TestApprovalTour(HttpCase):
+class TestApprovalTour(TourCase):
     """A finance user approves a purchase order from its approval activity in the browser."""
 
     def test_finance_user_approves_from_activity(self):

@@ -1,7 +1,8 @@
 from odoo.exceptions import AccessError
-from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tests import new_test_user, tagged
 from odoo.tools.safe_eval import safe_eval
 
+from .common import TourCase
 from .kpi_common import OperationsKpiCase
 
 CORE_CODES = ("events_per_day", "event_latency", "event_retries", "dead_deliveries",
@@ -184,7 +185,7 @@ class TestOperationsOverview(OperationsKpiCase):
 
 
 @tagged("post_install", "-at_install")
-class TestOperationsOverviewTour(HttpCase):
+class TestOperationsOverviewTour(TourCase):
     """The overview in a browser: tiles grouped by area, click through to the records."""
 
     def test_workflow_user_opens_overview_and_drills_down(self):
