@@ -271,12 +271,17 @@ class SaasApprovalRequestStep(models.Model):
     def _activity_vals(self, approver, assignee, deadline_date):
         model_id, res_id, res_name = self._activity_target()
         request = self.request_id
+        # the summary says who asks (the document is the one the activity sits on); a
+        # note, which costs an HTML sanitising per activity, only says on whose behalf a
+        # delegate decides
         if self.kind == planning.OVERSIGHT:
-            summary = self.env._("Review %(req)s (%(step)s)", req=request.name, step=self.name)
+            summary = self.env._("Review %(req)s (%(step)s), asked by %(requester)s",
+                                 req=request.name, step=self.name,
+                                 requester=request.requester_id.name)
         else:
-            summary = self.env._("Approve %(req)s (%(step)s)", req=request.name, step=self.name)
-        # who asked shows as the activity's creator and the document is the one it
-        # sits on: a note is only needed to say on whose behalf a delegate approves
+            summary = self.env._("Approve %(req)s (%(step)s), asked by %(requester)s",
+                                 req=request.name, step=self.name,
+                                 requester=request.requester_id.name)
         note = False
         if assignee != approver:
             note = Markup("<p>%s</p>") % self.env._("On behalf of %s.", approver.name)

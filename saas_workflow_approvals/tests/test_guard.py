@@ -23,6 +23,9 @@ class TestGuard(ApprovalCase):
         self.assertEqual(activity.user_id, self.approver_a)
         self.assertEqual(activity.activity_type_id,
                          self.env.ref("saas_workflow_approvals.mail_activity_type_approval"))
+        self.assertEqual(activity.summary, f"Approve {request.name} (Review), asked by Rita Requester")
+        self.assertFalse(activity.note)
+        self.assertEqual(activity.res_name, partner.display_name)
         self.assertIn("Approval requested", partner.message_ids[0].body)
         self.assertEqual(len(self.events("approval.requested", request)), 1)
 
