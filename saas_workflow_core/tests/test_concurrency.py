@@ -126,8 +126,10 @@ class TestCommitted(CommittedCase):
         self.assertEqual(self.count(triggers, (self.cron_id,)), 1)
         self.assertEqual(self.event_count(), 4)
 
-    def test_idempotent_emit_from_two_transactions(self):
-        key = f"race-{self.tag}"
+    def race_on_key(self, key, second_emit):
+        """Two transactions on the same idempotency key: the first emits it and keeps its
+        transaction open; the second, whose snapshot predates the first commit, then
+        runs ``second_emit(env)``. Returns (first event's public id, second's result)."""
         first_emitted = threading.Event()
         results, errors = {}, []
 
@@ -149,21 +151,24 @@ class TestCommitted(CommittedCase):
                 with self.env() as env:
                     env.cr.execute("SELECT 1")  # the snapshot predates the first commit
                     first_emitted.wait(10)
-                    event = env["saas.workflow.event"].emit(
-                        CODE, payload={"who": "second"}, idempotency_key=key
-                    )
-                    results["second"] = event.public_id
+                    results["second"] = second_emit(env)
             except Exception as exc:  # pylint: disable=broad-except
                 errors.append(exc)
 
         self.join([threading.Thread(target=first), threading.Thread(target=second)], 15)
         self.assertEqual(errors, [])
-        self.assertEqual(results["first"], results["second"])
+        return results["first"], results["second"]
+
+    def test_idempotent_emit_from_two_transactions(self):
+        key = f"race-{self.tag}"
+        first, second = self.race_on_key(key, lambda env: env["saas.workflow.event"].emit(
+            CODE, payload={"who": "second"}, idempotency_key=key).public_id)
+        self.assertEqual(first, second)
         self.assertEqual(self.event_count(idempotency_key=key), 1)
         # Later emits of the same key, committed or not, still give that event.
         with self.env() as env:
             again = env["saas.workflow.event"].emit(CODE, payload={}, idempotency_key=key)
-            self.assertEqual(again.public_id, results["first"])
+            self.assertEqual(again.public_id, first)
         self.assertEqual(self.event_count(idempotency_key=key), 1)
 
     def test_two_dispatchers_never_run_a_delivery_twice(self):
@@ -247,40 +252,14 @@ class TestCommitted(CommittedCase):
 
     def test_idempotent_batch_from_two_transactions(self):
         key = f"race-batch-{self.tag}"
-        first_emitted = threading.Event()
-        results, errors = {}, []
-
-        def first():
-            try:
-                with self.env() as env:
-                    results["first"] = env["saas.workflow.event"].emit(
-                        CODE, payload={"who": "first"}, idempotency_key=key
-                    ).public_id
-                    first_emitted.set()
-                    threading.Event().wait(0.5)
-            except Exception as exc:  # pylint: disable=broad-except
-                errors.append(exc)
-                first_emitted.set()
-
-        def second():
-            try:
-                with self.env() as env:
-                    env.cr.execute("SELECT 1")  # the snapshot predates the first commit
-                    first_emitted.wait(10)
-                    events = env["saas.workflow.event"].emit_many(CODE, [
-                        {"payload": {"who": "second"}, "idempotency_key": f"{key}-own"},
-                        {"payload": {"who": "second"}, "idempotency_key": key},
-                        {"payload": {"who": "second"}},
-                    ])
-                    results["second"] = events.mapped("public_id")
-            except Exception as exc:  # pylint: disable=broad-except
-                errors.append(exc)
-
-        self.join([threading.Thread(target=first), threading.Thread(target=second)], 15)
-        self.assertEqual(errors, [])
-        own, shared, plain = results["second"]
-        self.assertEqual(shared, results["first"], "the concurrently committed event is returned")
-        self.assertNotIn(results["first"], (own, plain))
+        first, (own, shared, plain) = self.race_on_key(
+            key, lambda env: env["saas.workflow.event"].emit_many(CODE, [
+                {"payload": {"who": "second"}, "idempotency_key": f"{key}-own"},
+                {"payload": {"who": "second"}, "idempotency_key": key},
+                {"payload": {"who": "second"}},
+            ]).mapped("public_id"))
+        self.assertEqual(shared, first, "the concurrently committed event is returned")
+        self.assertNotIn(first, (own, plain))
         self.assertEqual(self.event_count(idempotency_key=key), 1)
         self.assertEqual(self.event_count(idempotency_key=f"{key}-own"), 1)
         self.assertEqual(self.event_count(), 3, "the rest of the batch is written")
