@@ -3,6 +3,22 @@ from odoo.tests import TransactionCase, new_test_user
 from .fake_openai_server import FakeOpenAIServer
 
 
+def loopback_provider(env, server, name, **vals):
+    """An OpenAI-compatible provider pointing at the loopback ``server`` (short timeouts,
+    one retry), as every AI test uses it."""
+    return env["saas.ai.provider"].create({
+        "name": name,
+        "provider_type": "openai",
+        "base_url": server.base_url,
+        "model_name": "fake-model",
+        "api_key_input": "sk-test-secret",
+        "timeout": 2.0,
+        "max_retries": 1,
+        "max_rate_wait": 1.0,
+        **vals,
+    })
+
+
 class AiCase(TransactionCase):
     """A project.task classification profile against a real loopback OpenAI-compatible server."""
 
@@ -27,19 +43,7 @@ class AiCase(TransactionCase):
         cls.tag_billing = Tag.create({"name": "AI Billing"})
         cls.tag_technical = Tag.create({"name": "AI Technical"})
         cls.tag_account = Tag.create({"name": "AI Account"})
-        cls.provider = cls.env["saas.ai.provider"].create(
-            {
-                "name": "Loopback LLM",
-                "provider_type": "openai",
-                "base_url": cls.server.base_url,
-                "model_name": "fake-model",
-                "api_key_input": "sk-test-secret",
-                "timeout": 2.0,
-                "max_retries": 1,
-                "max_rate_wait": 1.0,
-                "samples": 3,
-            }
-        )
+        cls.provider = loopback_provider(cls.env, cls.server, "Loopback LLM", samples=3)
         cls.profile = cls._make_profile(cls.provider, "Ticket triage")
 
     @classmethod

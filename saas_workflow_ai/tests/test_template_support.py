@@ -1,6 +1,7 @@
 from odoo.exceptions import UserError
 from odoo.tests import TransactionCase, freeze_time, new_test_user, tagged
 
+from .common import loopback_provider
 from .fake_openai_server import FakeOpenAIServer
 
 ESCALATION = "saas_workflow_ai.mail_activity_sla_escalation"
@@ -64,16 +65,7 @@ class TestTemplateSupport(TransactionCase):
         })
         cls.env.company.resource_calendar_id = cls.calendar
         cls.env.company.saas_ai_allow_external = True
-        cls.provider = cls.env["saas.ai.provider"].create({
-            "name": "Support loopback LLM",
-            "provider_type": "openai",
-            "base_url": cls.server.base_url,
-            "model_name": "fake-model",
-            "api_key_input": "sk-test-secret",
-            "timeout": 2.0,
-            "max_retries": 1,
-            "max_rate_wait": 1.0,
-        })
+        cls.provider = loopback_provider(cls.env, cls.server, "Support loopback LLM")
         cls.template = cls.env["saas.workflow.template"]._by_code("support")
         cls.set_params(
             project_name="Customer Support (test)",
