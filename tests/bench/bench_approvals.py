@@ -132,11 +132,7 @@ def _timed_confirm(odoo, registry, uid, ids, batched=False):
         env.flush_all()
         queries = cr.sql_log_count - queries
         elapsed = time.perf_counter() - start
-        states = {}
-        for order in orders:
-            states[order.state] = states.get(order.state, 0) + 1
-        requests = env["saas.approval.request"].sudo().search_count(
-            [("res_model", "=", "purchase.order"), ("res_id", "in", ids)])
+        states, requests = _outcome(env, ids)
         activities = env["mail.activity"].sudo().search_count(
             [("res_model", "=", "purchase.order"), ("res_id", "in", ids),
              ("saas_approval_step_id", "!=", False)])
@@ -175,15 +171,19 @@ def _clicks(db, uid, ids, workers):
     return max(end for _start, end in spans) - min(start for start, _end in spans)
 
 
+def _outcome(env, ids):
+    """``({state: number of orders}, number of approval requests)`` of the orders ``ids``."""
+    states = {}
+    for order in env["purchase.order"].browse(ids):
+        states[order.state] = states.get(order.state, 0) + 1
+    requests = env["saas.approval.request"].sudo().search_count(
+        [("res_model", "=", "purchase.order"), ("res_id", "in", ids)])
+    return states, requests
+
+
 def _states(odoo, registry, ids):
     with registry.cursor() as cr:
-        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
-        states = {}
-        for order in env["purchase.order"].browse(ids):
-            states[order.state] = states.get(order.state, 0) + 1
-        requests = env["saas.approval.request"].search_count(
-            [("res_model", "=", "purchase.order"), ("res_id", "in", ids)])
-        return states, requests
+        return _outcome(odoo.api.Environment(cr, odoo.SUPERUSER_ID, {}), ids)
 
 
 def _make_pending_steps(odoo, registry, uid, count):

@@ -29,13 +29,17 @@ import argparse
 import json
 import multiprocessing as mp
 import os
-import socket
 import statistics
+import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
+from pathlib import Path
 
 from benchlib import drop_db, load_registry, prepare_db
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from loopback import LoopbackHandler  # tests/loopback.py, shared with the pure tests
 
 CODE = "bench.webhook.delivered"
 MODULE = "saas_workflow_integrations"
@@ -45,18 +49,7 @@ EMITTERS = 4  # threads emitting the latency run's events, one transaction per e
 # ----------------------------------------------------------------------
 # Receiver (own process, so it does not compete with the sender's GIL)
 # ----------------------------------------------------------------------
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def setup(self):
-        super().setup()
-        # Headers and body are written separately: without this a reused
-        # connection stalls ~40 ms per request (Nagle + delayed ACK).
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, *args):
-        pass
-
+class _Handler(LoopbackHandler):
     def do_GET(self):
         server = self.server
         with server.lock:
